@@ -1,0 +1,239 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Color is one of the two Deployments of a Rollout.
+// +kubebuilder:validation:Enum=blue;green
+type Color string
+
+const (
+	// Blue is the color the first version is deployed to.
+	Blue Color = "blue"
+	// Green is the other color.
+	Green Color = "green"
+)
+
+// Other returns the opposite color.
+func (c Color) Other() Color {
+	if c == Green {
+		return Blue
+	}
+	return Green
+}
+
+// Phase is where a Rollout stands.
+// +kubebuilder:validation:Enum=Healthy;Progressing;Paused;RolledBack;Failed
+type Phase string
+
+const (
+	// PhaseHealthy: the stable color serves all traffic; nothing is in flight.
+	PhaseHealthy Phase = "Healthy"
+	// PhaseProgressing: a new version is moving through its steps.
+	PhaseProgressing Phase = "Progressing"
+	// PhasePaused: a rollout in flight is held by an annotation, a manual gate
+	// or checks that could not decide.
+	PhasePaused Phase = "Paused"
+	// PhaseRolledBack: the last new version was rolled back; the stable color
+	// serves all traffic until the template changes or ramp.dev/retry is set.
+	PhaseRolledBack Phase = "RolledBack"
+	// PhaseFailed: the Rollout cannot be acted on as written (see conditions).
+	PhaseFailed Phase = "Failed"
+)
+
+// CheckPhase is the result of one check of one metric.
+// +kubebuilder:validation:Enum=Passed;Failed;Inconclusive;Error
+type CheckPhase string
+
+const (
+	// CheckPassed: the value is within its bounds.
+	CheckPassed CheckPhase = "Passed"
+	// CheckFailed: the value is past min or max (or no data under noData: fail).
+	CheckFailed CheckPhase = "Failed"
+	// CheckInconclusive: no data or NaN under noData: hold.
+	CheckInconclusive CheckPhase = "Inconclusive"
+	// CheckError: Prometheus could not be asked or answered something that is
+	// not one number.
+	CheckError CheckPhase = "Error"
+)
+
+// Condition types of a Rollout.
+const (
+	// ConditionReady is True when the stable color serves all traffic with
+	// ready pods and nothing is in flight.
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while a new version moves through its steps.
+	ConditionProgressing = "Progressing"
+	// ConditionPaused is True while a rollout in flight is held.
+	ConditionPaused = "Paused"
+	// ConditionValid is False when the spec or the routes it names cannot be
+	// acted on; its message names the field.
+	ConditionValid = "Valid"
+)
+
+// RolloutStatus is what the controller last observed and decided. Every
+// decision is read back from here after a restart.
+type RolloutStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// phase is where the Rollout stands.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// message says in one line what is happening.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// stableColor is the color that serves when nothing is in flight.
+	// +optional
+	StableColor Color `json:"stableColor,omitempty"`
+
+	// stableRevision is the pod-template hash of the stable color.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+
+	// canaryRevision is the pod-template hash of the version in flight, or of
+	// the version last rolled back.
+	// +optional
+	CanaryRevision string `json:"canaryRevision,omitempty"`
+
+	// currentStep is the index of the step in flight in the effective steps.
+	// +optional
+	CurrentStep int32 `json:"currentStep"`
+
+	// stepProgress is currentStep and the number of steps, as "2/5".
+	// +optional
+	StepProgress string `json:"stepProgress,omitempty"`
+
+	// canaryWeight is the percent of traffic Ramp has decided to send to the
+	// canary color.
+	// +optional
+	CanaryWeight int32 `json:"canaryWeight"`
+
+	// stepStartedAt is when the current step's weight was set.
+	// +optional
+	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// waitingForPodsSince is when the rollout began waiting for canary pods
+	// that are not ready yet.
+	// +optional
+	WaitingForPodsSince *metav1.Time `json:"waitingForPodsSince,omitempty"`
+
+	// gatePassed is true once ramp.dev/promote passed the current step's gate.
+	// +optional
+	GatePassed bool `json:"gatePassed,omitempty"`
+
+	// promoteFull is true once ramp.dev/promote-full asked to skip the
+	// remaining steps of the rollout in flight.
+	// +optional
+	PromoteFull bool `json:"promoteFull,omitempty"`
+
+	// scaleDownAt is when the color that is not stable is scaled to zero.
+	// +optional
+	ScaleDownAt *metav1.Time `json:"scaleDownAt,omitempty"`
+
+	// abortReason is the reason given with the last ramp.dev/abort.
+	// +optional
+	AbortReason string `json:"abortReason,omitempty"`
+
+	// analysis holds the last check of each metric.
+	// +optional
+	Analysis *AnalysisStatus `json:"analysis,omitempty"`
+
+	// controls records the value of each one-shot annotation already acted
+	// on, so that each value acts exactly once, also across restarts.
+	// +optional
+	Controls *ControlsStatus `json:"controls,omitempty"`
+
+	// conditions are Ready, Progressing, Paused and Valid.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// AnalysisStatus holds the checks of the rollout in flight.
+type AnalysisStatus struct {
+	// metrics is the last check of each metric.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Metrics []MetricStatus `json:"metrics,omitempty"`
+
+	// failedChecks counts failed checks over the whole rollout.
+	// +optional
+	FailedChecks int32 `json:"failedChecks"`
+
+	// lastCheckAt is when the metrics were last checked.
+	// +optional
+	LastCheckAt *metav1.Time `json:"lastCheckAt,omitempty"`
+
+	// errorSince is when checks began answering Error without a pass since.
+	// +optional
+	ErrorSince *metav1.Time `json:"errorSince,omitempty"`
+}
+
+// MetricStatus is the last check of one metric.
+type MetricStatus struct {
+	// name of the metric.
+	// +required
+	Name string `json:"name"`
+	// phase is the result of the last check.
+	// +optional
+	Phase CheckPhase `json:"phase,omitempty"`
+	// value is the last value read, as Prometheus wrote it.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// message explains an Inconclusive, Failed or Error check.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// checkedAt is when the check ran.
+	// +optional
+	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+	// lastPassedAt is when the metric last passed.
+	// +optional
+	LastPassedAt *metav1.Time `json:"lastPassedAt,omitempty"`
+}
+
+// ControlsStatus records the one-shot annotation values already acted on.
+type ControlsStatus struct {
+	// promote is the last ramp.dev/promote value acted on.
+	// +optional
+	Promote string `json:"promote,omitempty"`
+	// promoteFull is the last ramp.dev/promote-full value acted on.
+	// +optional
+	PromoteFull string `json:"promoteFull,omitempty"`
+	// abort is the last ramp.dev/abort value acted on.
+	// +optional
+	Abort string `json:"abort,omitempty"`
+	// retry is the last ramp.dev/retry value acted on.
+	// +optional
+	Retry string `json:"retry,omitempty"`
+}
+
+// Annotations an SRE sets on a Rollout.
+const (
+	// AnnotationPause holds the rollout at its weight while "true".
+	AnnotationPause = "ramp.dev/pause"
+	// AnnotationPromote passes the current manual gate, once per value.
+	AnnotationPromote = "ramp.dev/promote"
+	// AnnotationPromoteFull skips the remaining steps, once per value.
+	AnnotationPromoteFull = "ramp.dev/promote-full"
+	// AnnotationAbort rolls back now, once per value; the value is the reason.
+	AnnotationAbort = "ramp.dev/abort"
+	// AnnotationRetry starts a rolled-back revision again, once per value.
+	AnnotationRetry = "ramp.dev/retry"
+)
+
+// Labels Ramp puts on the objects it owns.
+const (
+	// LabelRollout names the owning Rollout.
+	LabelRollout = "ramp.dev/rollout"
+	// LabelColor is blue or green.
+	LabelColor = "ramp.dev/color"
+	// AnnotationRevision on a color's Deployment is the pod-template hash it runs.
+	AnnotationRevision = "ramp.dev/revision"
+)

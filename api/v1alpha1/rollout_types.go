@@ -1,0 +1,292 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Rollout takes each new version of an application's pod template from 0 to
+// 100 % of its traffic through weighted steps, on a blue and a green
+// Deployment, checking Prometheus between steps and switching all traffic back
+// to the stable color the moment a threshold is breached.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ro,categories=ramp
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.stepProgress`
+// +kubebuilder:printcolumn:name="Weight",type=integer,JSONPath=`.status.canaryWeight`
+// +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`
+// +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Rollout struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired application and how a new version of it is rolled out.
+	// +required
+	Spec RolloutSpec `json:"spec"`
+
+	// status is what the controller last observed and decided.
+	// +optional
+	Status RolloutStatus `json:"status,omitempty"`
+}
+
+// RolloutList is a list of Rollouts.
+//
+// +kubebuilder:object:root=true
+type RolloutList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the Rollouts.
+	Items []Rollout `json:"items"`
+}
+
+// RolloutSpec is the desired application and how a new version is rolled out.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || (has(self.template.metadata) && has(self.template.metadata.labels) && self.selector.matchLabels.all(k, k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k]))",message="spec.selector.matchLabels must match spec.template.metadata.labels",fieldPath=".selector"
+type RolloutSpec struct {
+	// replicas is the number of pods of the stable color. The canary color gets
+	// ceil(replicas*weight/100) pods, at least one.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// selector selects the application's pods; it must match the template's
+	// labels. Ramp adds its own rollout and color labels to each Deployment's
+	// selector. It cannot change after creation.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.selector is immutable"
+	Selector *metav1.LabelSelector `json:"selector"`
+
+	// template is the application's pod template. Changing it starts a rollout.
+	// +required
+	Template corev1.PodTemplateSpec `json:"template"`
+
+	// service describes the Services Ramp creates for each color.
+	// +required
+	Service ServiceSpec `json:"service"`
+
+	// trafficRouting names the routes whose weights Ramp steers.
+	// +required
+	TrafficRouting TrafficRouting `json:"trafficRouting"`
+
+	// steps are the canary weights a new version goes through, in order. The
+	// weights never decrease and the last is 100. When omitted, the steps are
+	// 1, 5, 25, 50 and 100 %, each held for one analysis interval.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self[size(self)-1].weight == 100",message="the last step must have weight 100"
+	// +kubebuilder:validation:XValidation:rule="self.map(s, s.weight).isSorted()",message="step weights must not decrease"
+	Steps []Step `json:"steps,omitempty"`
+
+	// analysis is how each step is checked. Without it, steps advance on their
+	// holds alone (a step without hold then holds one minute).
+	// +optional
+	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// progressDeadline is how long the canary's pods may take to become ready
+	// for a step, and how long checks may keep answering Error, before the
+	// rollout is rolled back.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="progressDeadline must be at least 1s"
+	ProgressDeadline *metav1.Duration `json:"progressDeadline,omitempty"`
+
+	// scaleDownDelay is how long the old color keeps its pods after a
+	// promotion, so that a switch back is instant.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="scaleDownDelay must not be negative"
+	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
+}
+
+// ServiceSpec describes the Service Ramp creates for each color
+// (<rollout>-blue and <rollout>-green).
+type ServiceSpec struct {
+	// port is the Service port the HTTPRoute's backendRefs name.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// targetPort is the container port (number or name) the Service sends to.
+	// Defaults to port.
+	// +optional
+	TargetPort *intstr.IntOrString `json:"targetPort,omitempty"`
+}
+
+// TrafficRouting names how traffic is split between the two colors.
+type TrafficRouting struct {
+	// gatewayAPI steers the weights of Gateway API HTTPRoutes.
+	// +required
+	GatewayAPI *GatewayAPIRouting `json:"gatewayAPI"`
+}
+
+// GatewayAPIRouting names the HTTPRoutes whose blue and green backendRef
+// weights Ramp sets. Each route must name both color Services in every rule
+// Ramp steers; nothing else in the route is changed.
+type GatewayAPIRouting struct {
+	// httpRoutes are the routes to steer.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	HTTPRoutes []RouteRef `json:"httpRoutes"`
+}
+
+// RouteRef names an HTTPRoute.
+type RouteRef struct {
+	// name of the HTTPRoute.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the HTTPRoute; the Rollout's own when omitted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Step is one weight of a rollout.
+type Step struct {
+	// weight is the percent of traffic sent to the canary at this step.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Weight int32 `json:"weight"`
+
+	// hold is how long the step lasts at least, with analysis running.
+	// Defaults to analysis.interval (one minute without analysis).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="hold must be at least 1s"
+	Hold *metav1.Duration `json:"hold,omitempty"`
+
+	// pause makes the step a manual gate: once its hold has passed and its
+	// checks passed, the rollout waits for the ramp.dev/promote annotation.
+	// +optional
+	Pause *PauseGate `json:"pause,omitempty"`
+}
+
+// PauseGate is a manual gate on a step.
+type PauseGate struct{}
+
+// Analysis describes the checks run between steps.
+type Analysis struct {
+	// interval is the time between two checks of every metric.
+	// +optional
+	// +kubebuilder:default="1m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// failureLimit is the number of failed checks tolerated over the whole
+	// rollout; one more rolls back.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	FailureLimit int32 `json:"failureLimit,omitempty"`
+
+	// prometheus is the server the metric queries are sent to.
+	// +required
+	Prometheus PrometheusProvider `json:"prometheus"`
+
+	// metrics are the checks. Each must pass at least once at every step.
+	// +required
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Metrics []Metric `json:"metrics"`
+}
+
+// PrometheusProvider says how to reach Prometheus.
+type PrometheusProvider struct {
+	// address is the base URL of the Prometheus HTTP API.
+	// +required
+	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:MaxLength=2048
+	Address string `json:"address"`
+
+	// timeout bounds each query.
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="timeout must be at least 1s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// bearerTokenSecretRef names a Secret key in the Rollout's namespace whose
+	// value is sent as a bearer token.
+	// +optional
+	BearerTokenSecretRef *SecretKeyRef `json:"bearerTokenSecretRef,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the Rollout's namespace.
+type SecretKeyRef struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// key in the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
+}
+
+// NoDataPolicy says what an empty or NaN answer means.
+// +kubebuilder:validation:Enum=hold;pass;fail
+type NoDataPolicy string
+
+const (
+	// NoDataHold makes the check Inconclusive: the rollout holds.
+	NoDataHold NoDataPolicy = "hold"
+	// NoDataPass makes the check Passed.
+	NoDataPass NoDataPolicy = "pass"
+	// NoDataFail makes the check Failed.
+	NoDataFail NoDataPolicy = "fail"
+)
+
+// Metric is one Prometheus query with its bounds.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max)",message="a metric needs min or max"
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="min must not exceed max"
+type Metric struct {
+	// name identifies the metric in status and metrics.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// query is a PromQL expression returning one number, written as a Go
+	// template that sees .Namespace, .Rollout, .CanaryService, .StableService,
+	// .CanaryColor, .StableColor, .CanaryRevision, .StableRevision, .Interval
+	// and .Step.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=8192
+	Query string `json:"query"`
+
+	// min is the lowest passing value.
+	// +optional
+	Min *float64 `json:"min,omitempty"`
+
+	// max is the highest passing value.
+	// +optional
+	Max *float64 `json:"max,omitempty"`
+
+	// noData says what an empty or NaN answer means.
+	// +optional
+	// +kubebuilder:default=hold
+	NoData NoDataPolicy `json:"noData,omitempty"`
+}

@@ -46,8 +46,9 @@ type RolloutList struct {
 }
 
 // RolloutSpec is the desired application and how a new version is rolled out.
-//
-// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || (has(self.template.metadata) && has(self.template.metadata.labels) && self.selector.matchLabels.all(k, k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k]))",message="spec.selector.matchLabels must match spec.template.metadata.labels",fieldPath=".selector"
+// A selector that does not match the template is reported on the Valid
+// condition (a CEL rule over the pod template's labels is too costly for
+// the API server's budget).
 type RolloutSpec struct {
 	// replicas is the number of pods of the stable color. The canary color gets
 	// ceil(replicas*weight/100) pods, at least one.

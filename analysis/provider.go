@@ -1,0 +1,215 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Provider runs one PromQL query and returns one number.
+type Provider interface {
+	// Query runs query at the current time. It returns ErrNoData (wrapped)
+	// for an empty or NaN answer, a *ShapeError for an answer that is not
+	// one number, and other errors when the server could not be asked.
+	Query(ctx context.Context, query string) (Sample, error)
+}
+
+// Sample is the one number a query answered.
+type Sample struct {
+	// Value is the number.
+	Value float64
+	// Raw is the value as Prometheus wrote it, e.g. "0.002" or "+Inf".
+	Raw string
+}
+
+// ErrNoData means the answer was an empty vector or NaN. What that means for
+// a check is the metric's noData policy.
+var ErrNoData = errors.New("no data")
+
+// ShapeError means Prometheus answered something other than one number: a
+// vector of several series, a matrix, a string or a native histogram.
+type ShapeError struct {
+	// Type is the type of the answer.
+	Type model.ValueType
+	// Series is the number of series of a vector answer.
+	Series int
+	// Histogram is set when a vector's one sample is a native histogram.
+	Histogram bool
+}
+
+// Error says what was answered.
+func (e *ShapeError) Error() string {
+	switch {
+	case e.Histogram:
+		return "answered a native histogram, want one number"
+	case e.Type == model.ValVector:
+		return fmt.Sprintf("answered %d series, want 1", e.Series)
+	case e.Type == model.ValNone:
+		return "answered no result, want one number"
+	default:
+		return fmt.Sprintf("answered a %s, want one number", e.Type)
+	}
+}
+
+// Prometheus is a Provider that asks the Prometheus HTTP API.
+type Prometheus struct {
+	api     promv1.API
+	timeout time.Duration
+}
+
+var _ Provider = (*Prometheus)(nil)
+
+// NewPrometheus returns a Provider for the Prometheus HTTP API at address (an
+// http or https URL, optionally with a path prefix). Each query is bounded by
+// timeout; a non-empty bearerToken is sent as "Authorization: Bearer <token>".
+func NewPrometheus(address string, timeout time.Duration, bearerToken string) (*Prometheus, error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus address %q: %w", address, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("prometheus address %q: want an http or https URL such as http://prometheus.monitoring:9090", address)
+	}
+	if timeout <= 0 {
+		return nil, fmt.Errorf("prometheus timeout %s: must be positive", timeout)
+	}
+	rt := api.DefaultRoundTripper
+	if bearerToken != "" {
+		rt = &bearerRoundTripper{token: bearerToken, next: rt}
+	}
+	client, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %q: %w", address, err)
+	}
+	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout}, nil
+}
+
+// Query runs query as an instant query, bounded by the provider's timeout and
+// by ctx. Warnings from Prometheus are ignored.
+func (p *Prometheus) Query(ctx context.Context, query string) (Sample, error) {
+	qctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	v, _, _, err := p.api.Query(qctx, query, time.Time{}, promv1.WithTimeout(p.timeout))
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return Sample{}, fmt.Errorf("timed out after %s: %w", p.timeout, err)
+		}
+		if isStringAnswer(err) {
+			return Sample{}, &ShapeError{Type: model.ValString}
+		}
+		return Sample{}, err
+	}
+	return sampleOf(v)
+}
+
+// sampleOf turns an answer into one number, following the shape rules:
+// a vector of one sample or a scalar is its value; an empty vector or NaN is
+// ErrNoData; anything else is a *ShapeError.
+func sampleOf(v model.Value) (Sample, error) {
+	switch v := v.(type) {
+	case model.Vector:
+		switch {
+		case len(v) == 0:
+			return Sample{}, fmt.Errorf("%w: empty vector", ErrNoData)
+		case len(v) > 1:
+			return Sample{}, &ShapeError{Type: model.ValVector, Series: len(v)}
+		case v[0].Histogram != nil:
+			return Sample{}, &ShapeError{Type: model.ValVector, Series: 1, Histogram: true}
+		}
+		return number(v[0].Value)
+	case *model.Scalar:
+		return number(v.Value)
+	case nil:
+		return Sample{}, &ShapeError{Type: model.ValNone}
+	default:
+		return Sample{}, &ShapeError{Type: v.Type()}
+	}
+}
+
+// isStringAnswer tells whether err is client_golang refusing a string answer,
+// which it does before handing the value over. Should its message change, the
+// answer still ends as an error, only not as a *ShapeError.
+func isStringAnswer(err error) bool {
+	var pe *promv1.Error
+	return errors.As(err, &pe) && pe.Type == promv1.ErrBadResponse &&
+		pe.Msg == fmt.Sprintf("unexpected value type %q", model.ValString.String())
+}
+
+func number(v model.SampleValue) (Sample, error) {
+	if math.IsNaN(float64(v)) {
+		return Sample{}, fmt.Errorf("%w: NaN", ErrNoData)
+	}
+	return Sample{Value: float64(v), Raw: v.String()}, nil
+}
+
+// bearerRoundTripper adds an Authorization header to every request.
+type bearerRoundTripper struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b *bearerRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(req)
+}
+
+// Factory hands out Providers for a Rollout's Prometheus settings.
+type Factory interface {
+	// Provider returns a Provider for address, timeout and bearer token, or
+	// an error when they are not usable.
+	Provider(address string, timeout time.Duration, bearerToken string) (Provider, error)
+}
+
+// PrometheusFactory is a Factory of *Prometheus providers that reuses one
+// provider per (address, timeout, token). It is safe for concurrent use.
+type PrometheusFactory struct {
+	mu        sync.Mutex
+	providers map[factoryKey]*Prometheus
+}
+
+type factoryKey struct {
+	address string
+	timeout time.Duration
+	token   string
+}
+
+// maxProviders bounds how many providers a PrometheusFactory keeps.
+const maxProviders = 256
+
+var _ Factory = (*PrometheusFactory)(nil)
+
+// NewPrometheusFactory returns an empty PrometheusFactory.
+func NewPrometheusFactory() *PrometheusFactory {
+	return &PrometheusFactory{providers: map[factoryKey]*Prometheus{}}
+}
+
+// Provider returns the provider for these settings, making it on first use.
+func (f *PrometheusFactory) Provider(address string, timeout time.Duration, bearerToken string) (Provider, error) {
+	key := factoryKey{address: address, timeout: timeout, token: bearerToken}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.providers[key]; ok {
+		return p, nil
+	}
+	p, err := NewPrometheus(address, timeout, bearerToken)
+	if err != nil {
+		return nil, err
+	}
+	if f.providers == nil || len(f.providers) >= maxProviders {
+		// Rotated tokens and edited addresses leave stale entries behind;
+		// providers are cheap to make again, so start afresh.
+		f.providers = map[factoryKey]*Prometheus{}
+	}
+	f.providers[key] = p
+	return p, nil
+}

@@ -1,0 +1,52 @@
+// Command ramp-controller runs Ramp's Rollout controller.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ramp-dev/ramp/internal/manager"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ramp-controller:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o manager.Options
+	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 turns it off")
+	flag.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
+	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
+	flag.IntVar(&o.Workers, "workers", 4, "number of Rollouts reconciled at once")
+	var namespaces string
+	flag.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to watch (default: all)")
+	zo := zap.Options{Development: false}
+	zo.BindFlags(flag.CommandLine)
+	flag.Parse() // --kubeconfig is registered by controller-runtime's config package
+
+	if namespaces != "" {
+		o.Namespaces = strings.Split(namespaces, ",")
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zo)))
+	logger := ctrl.Log.WithName("setup")
+	ctx := ctrl.SetupSignalHandler()
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	mgr, err := manager.New(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting manager", "metrics", o.MetricsBindAddress, "probes", o.HealthProbeBindAddress, "leaderElection", o.LeaderElection)
+	return mgr.Start(ctx)
+}

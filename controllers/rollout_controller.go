@@ -1,0 +1,251 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/ramp-dev/ramp/analysis"
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/plan"
+	"github.com/ramp-dev/ramp/traffic"
+)
+
+// confirmAfter bounds the wait for a look after acting.
+const confirmAfter = 5 * time.Second
+
+// RolloutReconciler takes Rollouts through their steps.
+type RolloutReconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	// Reader reads from the API server directly (Secrets).
+	Reader client.Reader
+	// Recorder records the events of every transition.
+	Recorder events.EventRecorder
+	// Router reads and sets route weights.
+	Router traffic.Router
+	// Providers hands out Prometheus providers.
+	Providers analysis.Factory
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts/status,verbs=patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile observes one Rollout's world, decides with the step machine,
+// writes the decided status, then acts.
+func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var ro v1.Rollout
+	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ro.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references take the Deployments and Services away
+	}
+	if err := r.ensureServices(ctx, &ro); err != nil {
+		return ctrl.Result{}, err
+	}
+	w, err := r.observe(ctx, &ro)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	w.obs.Now = r.now()
+	if len(w.obs.SpecProblems) == 0 && w.obs.Route.Problem == "" && plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
+		w.obs.Checks = r.runChecks(ctx, &ro, w)
+		w.obs.Now = r.now()
+	}
+
+	d := plan.Next(&ro.Spec, &ro.Status, w.obs)
+	actions := r.effective(&ro, w, d.Actions)
+	if len(actions) == 0 {
+		d.Status.ObservedGeneration = ro.Generation
+	}
+	if err := r.patchStatus(ctx, &ro, d.Status); err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, e := range d.Events {
+		kind := corev1.EventTypeNormal
+		if e.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&ro, nil, kind, e.Reason, e.Reason, "%s", e.Message)
+	}
+	for _, a := range actions {
+		logger.V(1).Info("applying action", "rollout", klog.KObj(&ro), "kind", a.Kind, "color", a.Color, "replicas", a.Replicas, "weight", a.Weight)
+		if err := r.act(ctx, &ro, w, a); err != nil {
+			return ctrl.Result{}, fmt.Errorf("%s %s: %w", a.Kind, a.Color, err)
+		}
+	}
+	requeue := d.RequeueAfter
+	if len(actions) > 0 && (requeue == 0 || requeue > confirmAfter) {
+		// The watch events of what was just written bring the Rollout
+		// back; this look confirms the cluster matches even without one,
+		// and records observedGeneration.
+		requeue = confirmAfter
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+func (r *RolloutReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// patchStatus writes the status when it changed (a merge patch: the
+// controller is its only writer).
+func (r *RolloutReconciler) patchStatus(ctx context.Context, ro *v1.Rollout, st v1.RolloutStatus) error {
+	if equality.Semantic.DeepEqual(ro.Status, st) {
+		return nil
+	}
+	base := ro.DeepCopy()
+	ro.Status = st
+	if err := r.Client.Status().Patch(ctx, ro, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patch status: %w", err)
+	}
+	return nil
+}
+
+// effective drops the actions the cluster already matches, so that nothing
+// is written that would not change.
+func (r *RolloutReconciler) effective(ro *v1.Rollout, w *world, actions []plan.Action) []plan.Action {
+	out := actions[:0:0]
+	for _, a := range actions {
+		d := w.deployments[a.Color]
+		switch a.Kind {
+		case plan.ApplyDeployment:
+			if d != nil && d.Annotations[v1.AnnotationRevision] == w.obs.Revision && replicasOf(d) == a.Replicas {
+				continue
+			}
+		case plan.ScaleDeployment:
+			if d == nil || replicasOf(d) == a.Replicas {
+				continue
+			}
+		case plan.SetWeights:
+			if !a.Rollback {
+				if got, ok := w.obs.Route.Weight(a.Color); ok && got == a.Weight {
+					continue
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func replicasOf(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// act runs one action.
+func (r *RolloutReconciler) act(ctx context.Context, ro *v1.Rollout, w *world, a plan.Action) error {
+	switch a.Kind {
+	case plan.SetWeights:
+		_, err := r.Router.SetWeights(ctx, w.target, traffic.WeightsFor(a.Color, a.Weight))
+		return err
+	case plan.ApplyDeployment:
+		return r.applyDeployment(ctx, ro, w, a.Color, a.Replicas)
+	case plan.ScaleDeployment:
+		d := w.deployments[a.Color]
+		if d == nil {
+			return nil
+		}
+		base := d.DeepCopy()
+		d.Spec.Replicas = &a.Replicas
+		return client.IgnoreNotFound(r.Client.Patch(ctx, d, client.MergeFrom(base)))
+	default:
+		return fmt.Errorf("unknown action %q", a.Kind)
+	}
+}
+
+// applyDeployment creates color c's Deployment with spec.template, or
+// updates its template (when the revision differs) and replicas.
+func (r *RolloutReconciler) applyDeployment(ctx context.Context, ro *v1.Rollout, w *world, c v1.Color, replicas int32) error {
+	want := desiredDeployment(ro, c, w.obs.Revision, replicas)
+	cur := w.deployments[c]
+	if cur == nil {
+		if err := ctrl.SetControllerReference(ro, want, r.Client.Scheme()); err != nil {
+			return err
+		}
+		err := r.Client.Create(ctx, want)
+		if apierrors.IsAlreadyExists(err) {
+			// Created by an earlier reconcile; the cache has not seen it
+			// yet and its watch event will bring the Rollout back.
+			return nil
+		}
+		return err
+	}
+	base := cur.DeepCopy()
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations[v1.AnnotationRevision] = w.obs.Revision
+	cur.Spec.Template = want.Spec.Template
+	cur.Spec.Replicas = want.Spec.Replicas
+	return r.Client.Patch(ctx, cur, client.MergeFrom(base))
+}
+
+// ensureServices creates the two color Services and keeps their selector
+// and port as the Rollout says.
+func (r *RolloutReconciler) ensureServices(ctx context.Context, ro *v1.Rollout) error {
+	for _, c := range []v1.Color{v1.Blue, v1.Green} {
+		want := desiredService(ro, c)
+		var cur corev1.Service
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &cur)
+		if apierrors.IsNotFound(err) {
+			if err := ctrl.SetControllerReference(ro, want, r.Client.Scheme()); err != nil {
+				return err
+			}
+			if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("create service %s: %w", want.Name, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get service %s: %w", want.Name, err)
+		}
+		if equality.Semantic.DeepEqual(cur.Spec.Selector, want.Spec.Selector) && servicePortsMatch(cur.Spec.Ports, want.Spec.Ports) {
+			continue
+		}
+		base := cur.DeepCopy()
+		cur.Spec.Selector = want.Spec.Selector
+		cur.Spec.Ports = want.Spec.Ports
+		if err := r.Client.Patch(ctx, &cur, client.MergeFrom(base)); err != nil {
+			return fmt.Errorf("update service %s: %w", want.Name, err)
+		}
+	}
+	return nil
+}
+
+func servicePortsMatch(cur, want []corev1.ServicePort) bool {
+	if len(cur) != len(want) {
+		return false
+	}
+	for i := range cur {
+		if cur[i].Name != want[i].Name || cur[i].Port != want[i].Port || cur[i].TargetPort != want[i].TargetPort {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,59 @@
+package controllers
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// routeIndex indexes Rollouts by the "namespace/name" of each HTTPRoute they steer.
+const routeIndex = "ramp.dev/httproute"
+
+// SetupWithManager registers the reconciler, its watches and its index.
+func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, workers int) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, routeIndex, func(o client.Object) []string {
+		ro := o.(*v1.Rollout)
+		var keys []string
+		for _, t := range routeTarget(ro).Routes {
+			keys = append(keys, t.String())
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
+	if workers < 1 {
+		workers = 1
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.Rollout{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Watches(&gatewayv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfRoute)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("rollout").
+		Complete(r)
+}
+
+// rolloutsOfRoute maps an HTTPRoute to the Rollouts that steer it.
+func (r *RolloutReconciler) rolloutsOfRoute(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1.RolloutList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{routeIndex: client.ObjectKeyFromObject(o).String()}); err != nil {
+		log.FromContext(ctx).Error(err, "list rollouts of route", "route", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}

@@ -1,0 +1,300 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"go.uber.org/zap/zapcore"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/manager"
+	"github.com/ramp-dev/ramp/internal/testenv"
+)
+
+var (
+	env  *testenv.Env
+	prom *testenv.FakeProm
+)
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapcore.Level(zapLevel()))))
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		os.Exit(1)
+	}
+	prom = testenv.StartFakeProm()
+	code := m.Run()
+	prom.Close()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	}
+	os.Exit(code)
+}
+
+// fixture is one test's namespace, with a readier and a controller
+// manager limited to it.
+type fixture struct {
+	t       *testing.T
+	ctx     context.Context
+	ns      string
+	c       client.Client
+	readier *testenv.Readier
+	stopMgr func()
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ns, err := env.CreateNamespace(ctx, "ramp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns)}
+	f.startManager()
+	t.Cleanup(func() { f.stopManager() })
+	return f
+}
+
+// startManager starts Ramp's controller manager, as cmd/ramp-controller
+// builds it, watching only this fixture's namespace.
+func (f *fixture) startManager() {
+	f.t.Helper()
+	mgr, err := manager.New(f.ctx, env.Config, manager.Options{
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := mgr.Start(ctx); err != nil {
+			f.t.Errorf("manager: %v", err)
+		}
+	}()
+	f.stopMgr = func() { cancel(); wg.Wait() }
+}
+
+func (f *fixture) stopManager() {
+	if f.stopMgr != nil {
+		f.stopMgr()
+		f.stopMgr = nil
+	}
+}
+
+const errorMetric = "ramp_test_error_ratio"
+
+// rollout is a Rollout of image with fast timings: checks every second.
+func (f *fixture) rollout(name, image string) *v1.Rollout {
+	maxErr := 0.01
+	replicas := int32(4)
+	return &v1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Spec: v1.RolloutSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+			},
+			Service:        v1.ServiceSpec{Port: 80},
+			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
+			Analysis: &v1.Analysis{
+				Interval:   &metav1.Duration{Duration: time.Second},
+				Prometheus: v1.PrometheusProvider{Address: prom.URL},
+				Metrics: []v1.Metric{{
+					Name:  "error-rate",
+					Query: errorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,
+					Max:   &maxErr,
+				}},
+			},
+			ProgressDeadline: &metav1.Duration{Duration: 30 * time.Second},
+			ScaleDownDelay:   &metav1.Duration{Duration: 2 * time.Second},
+		},
+	}
+}
+
+// route is the user's HTTPRoute naming both color Services.
+func (f *fixture) route(name string) *gatewayv1.HTTPRoute {
+	port := gatewayv1.PortNumber(80)
+	w100, w0 := int32(100), int32(0)
+	return &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public-gw"}}},
+			Rules: []gatewayv1.HTTPRouteRule{{
+				BackendRefs: []gatewayv1.HTTPBackendRef{
+					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-blue"), Port: &port}, Weight: &w100}},
+					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-green"), Port: &port}, Weight: &w0}},
+				},
+			}},
+		},
+	}
+}
+
+func (f *fixture) create(objs ...client.Object) {
+	f.t.Helper()
+	for _, o := range objs {
+		if err := f.c.Create(f.ctx, o); err != nil {
+			f.t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// get reads a Rollout.
+func (f *fixture) get(name string) *v1.Rollout {
+	f.t.Helper()
+	var ro v1.Rollout
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, &ro); err != nil {
+		f.t.Fatal(err)
+	}
+	return &ro
+}
+
+// update changes a Rollout, retrying on conflicts.
+func (f *fixture) update(name string, change func(*v1.Rollout)) {
+	f.t.Helper()
+	for range 20 {
+		ro := f.get(name)
+		change(ro)
+		err := f.c.Update(f.ctx, ro)
+		if err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.t.Fatalf("update rollout %s: kept conflicting", name)
+}
+
+func (f *fixture) setImage(name, image string) {
+	f.update(name, func(ro *v1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
+}
+
+func (f *fixture) annotate(name, key, value string) {
+	f.update(name, func(ro *v1.Rollout) {
+		if ro.Annotations == nil {
+			ro.Annotations = map[string]string{}
+		}
+		if value == "" {
+			delete(ro.Annotations, key)
+		} else {
+			ro.Annotations[key] = value
+		}
+	})
+}
+
+// weights reads the blue and green weights of the route's first rule.
+func (f *fixture) weights(route string) (blue, green int32) {
+	f.t.Helper()
+	var r gatewayv1.HTTPRoute
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: route}, &r); err != nil {
+		f.t.Fatal(err)
+	}
+	for _, b := range r.Spec.Rules[0].BackendRefs {
+		w := int32(1)
+		if b.Weight != nil {
+			w = *b.Weight
+		}
+		switch string(b.Name) {
+		case route + "-blue":
+			blue = w
+		case route + "-green":
+			green = w
+		}
+	}
+	return blue, green
+}
+
+func (f *fixture) replicas(deployment string) int32 {
+	f.t.Helper()
+	var d appsv1.Deployment
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: deployment}, &d); err != nil {
+		f.t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// eventually polls cond until it holds or timeout passes.
+func (f *fixture) eventually(timeout time.Duration, what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *fixture) phase(name string) v1.Phase { return f.get(name).Status.Phase }
+
+// healthy creates the route and a Rollout of v1, and waits for it to serve.
+func (f *fixture) healthy(ro *v1.Rollout) {
+	f.t.Helper()
+	f.create(f.route(ro.Name), ro)
+	f.eventually(20*time.Second, "first version healthy", func() bool { return f.phase(ro.Name) == v1.PhaseHealthy })
+}
+
+// weightRecorder records every distinct weight the route carries for a color.
+type weightRecorder struct {
+	mu   sync.Mutex
+	seen []int32
+	stop func()
+}
+
+func (f *fixture) recordWeights(route string, color v1.Color) *weightRecorder {
+	ctx, cancel := context.WithCancel(f.ctx)
+	wr := &weightRecorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			var r gatewayv1.HTTPRoute
+			if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: route}, &r); err == nil {
+				for _, b := range r.Spec.Rules[0].BackendRefs {
+					if string(b.Name) == route+"-"+string(color) && b.Weight != nil {
+						wr.mu.Lock()
+						if n := len(wr.seen); n == 0 || wr.seen[n-1] != *b.Weight {
+							wr.seen = append(wr.seen, *b.Weight)
+						}
+						wr.mu.Unlock()
+					}
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	wr.stop = func() { cancel(); <-done }
+	return wr
+}
+
+func (wr *weightRecorder) weights() []int32 {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	return append([]int32(nil), wr.seen...)
+}
+
+func zapLevel() int8 {
+	if os.Getenv("RAMP_TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 2 // errors only
+}

@@ -1,0 +1,38 @@
+package controllers
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ramp-dev/ramp/analysis"
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// specProblems finds what the API server's schema could not refuse: a
+// selector whose expressions do not match the template, and query templates
+// that do not parse or name unknown fields. Each message names its field.
+func specProblems(ro *v1.Rollout) []string {
+	var out []string
+	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	switch {
+	case err != nil:
+		out = append(out, fmt.Sprintf("spec.selector: %v", err))
+	case sel.Empty():
+		out = append(out, "spec.selector: must select at least one label")
+	case !sel.Matches(labels.Set(ro.Spec.Template.Labels)):
+		out = append(out, "spec.selector: does not match spec.template.metadata.labels")
+	}
+	if ro.Spec.Analysis != nil {
+		for _, err := range analysis.ValidateMetrics(ro.Spec.Analysis.Metrics) {
+			out = append(out, err.Error())
+		}
+	}
+	for _, k := range []string{v1.LabelRollout, v1.LabelColor} {
+		if _, ok := ro.Spec.Template.Labels[k]; ok {
+			out = append(out, fmt.Sprintf("spec.template.metadata.labels: %s is set by Ramp and must not be given", k))
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+// Package manager assembles Ramp's controller manager: the scheme, the
+// Rollout reconciler with its router and Prometheus providers, and the
+// health probes. cmd/ramp-controller and the envtest suites both use it, so
+// tests run the controller exactly as it ships.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/ramp-dev/ramp/analysis"
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/controllers"
+	"github.com/ramp-dev/ramp/traffic"
+)
+
+// Options configure the manager.
+type Options struct {
+	// MetricsBindAddress serves metrics; "0" turns them off.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz; "" or "0" turns them off.
+	HealthProbeBindAddress string
+	// LeaderElection makes only one replica act at a time.
+	LeaderElection          bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	// Workers is the number of Rollouts reconciled at once.
+	Workers int
+	// Now is the clock of the step machine; time.Now when nil.
+	Now func() time.Time
+	// Providers hands out Prometheus providers; a PrometheusFactory when nil.
+	Providers analysis.Factory
+	// SkipNameValidation allows several managers in one process (tests).
+	SkipNameValidation bool
+	// Namespaces limits the controller to these namespaces; all when empty.
+	Namespaces []string
+}
+
+// Scheme is the scheme Ramp's controller works with.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// New builds the manager with the Rollout reconciler registered.
+func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, err
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "ramp-controller.ramp.dev"
+	}
+	skip := o.SkipNameValidation
+	cacheOpts := cache.Options{}
+	if len(o.Namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.Namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Cache:                   cacheOpts,
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        o.LeaderElectionID,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Controller:              ctrlConfig(skip),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new manager: %w", err)
+	}
+	providers := o.Providers
+	if providers == nil {
+		providers = analysis.NewPrometheusFactory()
+	}
+	r := &controllers.RolloutReconciler{
+		Client:    mgr.GetClient(),
+		Reader:    mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("ramp-controller"),
+		Router:    &traffic.GatewayAPI{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+		Providers: providers,
+		Now:       o.Now,
+	}
+	if err := r.SetupWithManager(ctx, mgr, o.Workers); err != nil {
+		return nil, fmt.Errorf("set up rollout controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,115 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// recordChecks writes this reconcile's check results into status and
+// returns a breach (a failed check beyond failureLimit) as a reason, or "".
+func (m *machine) recordChecks() string {
+	if m.spec.Analysis == nil || m.obs.Checks == nil {
+		return ""
+	}
+	if m.st.Analysis == nil {
+		m.st.Analysis = &v1.AnalysisStatus{}
+	}
+	a := m.st.Analysis
+	now := m.now()
+	a.LastCheckAt = &now
+	anyError := false
+	breach := ""
+	for _, c := range m.obs.Checks {
+		ms := metricStatus(a, c.Metric)
+		ms.Phase, ms.Value, ms.Message = c.Phase, c.Value, c.Message
+		checked := now
+		ms.CheckedAt = &checked
+		switch c.Phase {
+		case v1.CheckPassed:
+			ms.LastPassedAt = &checked
+		case v1.CheckFailed:
+			a.FailedChecks++
+			m.event(true, "CheckFailed", "%s = %s: %s (failed checks %d, limit %d)", c.Metric, c.Value, c.Message, a.FailedChecks, m.spec.Analysis.FailureLimit)
+			if a.FailedChecks > m.spec.Analysis.FailureLimit && breach == "" {
+				breach = fmt.Sprintf("%s = %s: %s", c.Metric, c.Value, c.Message)
+			}
+		case v1.CheckError:
+			anyError = true
+		}
+	}
+	switch {
+	case anyError && a.ErrorSince == nil:
+		a.ErrorSince = &now
+		m.event(true, "CheckError", "%s", errorSummary(m.obs.Checks))
+	case !anyError:
+		a.ErrorSince = nil
+	}
+	// Forget metrics that left the spec.
+	kept := a.Metrics[:0]
+	for _, ms := range a.Metrics {
+		for _, sm := range m.spec.Analysis.Metrics {
+			if sm.Name == ms.Name {
+				kept = append(kept, ms)
+				break
+			}
+		}
+	}
+	a.Metrics = kept
+	return breach
+}
+
+func errorSummary(checks []Check) string {
+	for _, c := range checks {
+		if c.Phase == v1.CheckError {
+			return fmt.Sprintf("%s: %s", c.Metric, c.Message)
+		}
+	}
+	return ""
+}
+
+func metricStatus(a *v1.AnalysisStatus, name string) *v1.MetricStatus {
+	for i := range a.Metrics {
+		if a.Metrics[i].Name == name {
+			return &a.Metrics[i]
+		}
+	}
+	a.Metrics = append(a.Metrics, v1.MetricStatus{Name: name})
+	return &a.Metrics[len(a.Metrics)-1]
+}
+
+// checksPassedSince reports whether the last check of every metric passed
+// and ran at or after t. When the last check of some metric could not
+// decide (Inconclusive or Error), why says so: the rollout holds.
+func (m *machine) checksPassedSince(t time.Time) (ok bool, why string) {
+	if m.spec.Analysis == nil {
+		return true, ""
+	}
+	ok = true
+	for _, sm := range m.spec.Analysis.Metrics {
+		var ms *v1.MetricStatus
+		if m.st.Analysis != nil {
+			for i := range m.st.Analysis.Metrics {
+				if m.st.Analysis.Metrics[i].Name == sm.Name {
+					ms = &m.st.Analysis.Metrics[i]
+				}
+			}
+		}
+		if ms == nil || ms.CheckedAt == nil || ms.CheckedAt.Time.Before(t) {
+			ok = false
+			continue
+		}
+		switch ms.Phase {
+		case v1.CheckPassed:
+		case v1.CheckInconclusive, v1.CheckError:
+			ok = false
+			if why == "" {
+				why = fmt.Sprintf("%s %s: %s", sm.Name, ms.Phase, ms.Message)
+			}
+		default:
+			ok = false
+		}
+	}
+	return ok, why
+}

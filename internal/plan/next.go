@@ -1,0 +1,283 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// Next decides what a Rollout does now. It is pure: the same inputs give the
+// same decision, and it never reads the wall clock.
+func Next(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observations) Decision {
+	m := &machine{spec: spec, obs: obs, prev: prev, st: *prev.DeepCopy(), steps: spec.EffectiveSteps()}
+	m.run()
+	return m.finish()
+}
+
+// machine holds one decision in the making.
+type machine struct {
+	spec  *v1.RolloutSpec
+	obs   Observations
+	prev  *v1.RolloutStatus
+	st    v1.RolloutStatus
+	steps []v1.Step
+
+	ctl     controls
+	route   []Action // route writes: always run first
+	deploy  []Action // deployment writes: run after the route
+	events  []Event
+	requeue time.Duration
+	held    string // why a rollout in flight does not move, for phase Paused
+	waiting string // what a rollout in flight waits for, while Progressing
+	invalid string // why the Rollout cannot be acted on
+}
+
+func (m *machine) now() metav1.Time { return metav1.NewTime(m.obs.Now) }
+
+func (m *machine) event(warning bool, reason, format string, args ...any) {
+	m.events = append(m.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// after asks to look again in d (the earliest request wins).
+func (m *machine) after(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if m.requeue == 0 || d < m.requeue {
+		m.requeue = d
+	}
+}
+
+func (m *machine) until(t time.Time) { m.after(t.Sub(m.obs.Now)) }
+
+// inFlight reports whether a canary revision is being rolled out.
+func inFlight(st *v1.RolloutStatus) bool {
+	return st.CanaryRevision != "" && st.Phase != v1.PhaseRolledBack
+}
+
+func (m *machine) run() {
+	m.ctl = readControls(m.obs.Annotations, &m.st)
+	if problem := m.problem(); problem != "" {
+		m.invalid = problem
+		m.fail(problem)
+		return
+	}
+	switch {
+	case m.st.StableRevision == "":
+		m.firstVersion()
+	case m.obs.Revision == m.st.StableRevision:
+		m.steady()
+	case m.st.Phase == v1.PhaseRolledBack && m.obs.Revision == m.st.CanaryRevision:
+		m.rolledBack()
+	case !inFlight(&m.st) || m.obs.Revision != m.st.CanaryRevision:
+		m.start()
+		m.progress()
+	default:
+		m.progress()
+	}
+}
+
+func (m *machine) problem() string {
+	if len(m.obs.SpecProblems) > 0 {
+		return m.obs.SpecProblems[0]
+	}
+	return m.obs.Route.Problem
+}
+
+// fail holds everything as it is: nothing can be steered as written.
+func (m *machine) fail(problem string) {
+	m.st.Phase = v1.PhaseFailed
+	m.st.Message = problem
+	if m.prev.Phase != v1.PhaseFailed || m.prev.Message != problem {
+		m.event(true, "InvalidSpec", "%s", problem)
+	}
+	for _, c := range m.ctl.ignored("the Rollout is invalid") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// firstVersion deploys the first revision to blue; it serves at once.
+func (m *machine) firstVersion() {
+	m.st.StableColor = v1.Blue
+	m.st.StableRevision = m.obs.Revision
+	m.st.CanaryRevision = ""
+	m.st.CanaryWeight = 0
+	m.st.CurrentStep = 0
+	m.st.Phase = v1.PhaseProgressing
+	m.st.Message = "deploying the first version to blue"
+	m.setWeight(v1.Green, 0, false)
+	m.apply(v1.Blue, m.spec.DesiredReplicas())
+	m.event(false, "Deploying", "first version %s deployed to blue with all traffic", m.obs.Revision)
+	for _, c := range m.ctl.ignored("nothing is in flight") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// steady keeps the stable color serving everything: the template is the
+// stable revision, either because nothing changed or because it changed back.
+func (m *machine) steady() {
+	stable, other := m.st.StableColor, m.st.StableColor.Other()
+	switch {
+	case inFlight(&m.st):
+		m.event(false, "ReturnedToStable", "template is back at stable revision %s: all traffic to %s, %s (%s) abandoned", m.st.StableRevision, stable, other, m.st.CanaryRevision)
+		m.st.ScaleDownAt = nil
+	case m.st.Phase == v1.PhaseRolledBack:
+		m.event(false, "ReturnedToStable", "template is back at stable revision %s", m.st.StableRevision)
+	}
+	m.clearFlight()
+	m.st.CanaryRevision = ""
+	m.setWeight(other, 0, false)
+	m.apply(stable, m.spec.DesiredReplicas())
+	m.scaleDownOther()
+
+	ready, _ := m.obs.Deployment(stable).ReadyFor(m.st.StableRevision)
+	if m.prev.Phase == v1.PhaseHealthy || ready >= m.spec.DesiredReplicas() || inFlight(m.prev) {
+		m.st.Phase = v1.PhaseHealthy
+		m.st.Message = fmt.Sprintf("%s (%s) serves all traffic", stable, m.st.StableRevision)
+	} else {
+		m.st.Phase = v1.PhaseProgressing
+		m.st.Message = fmt.Sprintf("waiting for %s pods: %d/%d ready", stable, ready, m.spec.DesiredReplicas())
+	}
+	for _, c := range m.ctl.ignored("nothing is in flight") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// scaleDownOther scales the color that is not stable to zero once its
+// scaleDownAt has passed (at once when none is set).
+func (m *machine) scaleDownOther() {
+	other := m.st.StableColor.Other()
+	d := m.obs.Deployment(other)
+	if !d.Exists || d.SpecReplicas == 0 {
+		m.st.ScaleDownAt = nil
+		return
+	}
+	if at := m.st.ScaleDownAt; at != nil && m.obs.Now.Before(at.Time) {
+		m.until(at.Time)
+		return
+	}
+	m.scale(other, 0)
+	if m.st.ScaleDownAt != nil {
+		m.event(false, "ScaledDown", "%s scaled to zero after scaleDownDelay", other)
+	}
+	m.st.ScaleDownAt = nil
+}
+
+// rolledBack keeps a rolled-back revision off the traffic until the template
+// changes or ramp.dev/retry asks to try it again.
+func (m *machine) rolledBack() {
+	if m.ctl.retry {
+		m.ctl.retry = false
+		m.event(false, "Retry", "ramp.dev/retry: rolling out %s again from step 0", m.st.CanaryRevision)
+		m.start()
+		m.progress()
+		return
+	}
+	canary := m.st.StableColor.Other()
+	m.setWeight(canary, 0, false)
+	m.scale(canary, 0)
+	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	for _, c := range m.ctl.ignored("the rollout was rolled back") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// clearFlight forgets the per-rollout progress.
+func (m *machine) clearFlight() {
+	m.st.CanaryWeight = 0
+	m.st.StepStartedAt = nil
+	m.st.WaitingForPodsSince = nil
+	m.st.GatePassed = false
+	m.st.PromoteFull = false
+}
+
+// start begins rolling out the template's revision at step 0, abandoning a
+// canary in flight.
+func (m *machine) start() {
+	canary := m.st.StableColor.Other()
+	switch {
+	case inFlight(&m.st):
+		m.event(false, "Restarted", "template changed in flight: %s abandoned, %s starts at step 0", m.st.CanaryRevision, m.obs.Revision)
+		m.setWeight(canary, 0, false)
+	case m.st.CanaryRevision != m.obs.Revision:
+		m.event(false, "RolloutStarted", "rolling out %s to %s", m.obs.Revision, canary)
+	}
+	m.clearFlight()
+	m.st.CanaryRevision = m.obs.Revision
+	m.st.CurrentStep = 0
+	m.st.ScaleDownAt = nil
+	m.st.AbortReason = ""
+	m.st.Analysis = &v1.AnalysisStatus{}
+	m.st.Phase = v1.PhaseProgressing
+	now := m.now()
+	m.st.WaitingForPodsSince = &now
+	m.obs.Checks = nil // any checks of this reconcile were of the abandoned canary
+}
+
+// rollback sends all traffic to the stable color and scales the canary to zero.
+func (m *machine) rollback(reason string) {
+	canary := m.st.StableColor.Other()
+	m.route = nil
+	m.deploy = nil
+	m.setWeightForce(canary, 0, true)
+	m.scale(canary, 0)
+	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	m.clearFlight()
+	m.st.Phase = v1.PhaseRolledBack
+	m.st.Message = "rolled back: " + reason
+	m.held = ""
+	m.event(true, "RolledBack", "all traffic back to %s (%s): %s", m.st.StableColor, m.st.StableRevision, reason)
+}
+
+// promote makes the canary color stable.
+func (m *machine) promote() {
+	canary := m.st.StableColor.Other()
+	m.event(false, "Promoted", "%s (%s) is stable; %s keeps its pods for %s", canary, m.st.CanaryRevision, m.st.StableColor, m.spec.ScaleDown())
+	m.st.StableColor = canary
+	m.st.StableRevision = m.st.CanaryRevision
+	m.st.CanaryRevision = ""
+	m.clearFlight()
+	at := metav1.NewTime(m.obs.Now.Add(m.spec.ScaleDown()))
+	m.st.ScaleDownAt = &at
+	m.st.Phase = v1.PhaseHealthy
+	m.st.Message = fmt.Sprintf("%s (%s) serves all traffic", canary, m.st.StableRevision)
+	m.route = nil
+	m.deploy = nil
+	m.setWeight(canary.Other(), 0, false)
+	m.apply(canary, m.spec.DesiredReplicas())
+	m.scaleDownOther()
+}
+
+// setWeight asks the routes to carry weight on color c, unless they do already.
+func (m *machine) setWeight(c v1.Color, weight int32, rollback bool) {
+	if w, ok := m.obs.Route.Weight(c); ok && w == weight {
+		return
+	}
+	m.setWeightForce(c, weight, rollback)
+}
+
+func (m *machine) setWeightForce(c v1.Color, weight int32, rollback bool) {
+	m.route = append(m.route[:0], Action{Kind: SetWeights, Color: c, Weight: weight, Rollback: rollback})
+}
+
+func (m *machine) apply(c v1.Color, replicas int32) {
+	m.deploy = append(m.deploy, Action{Kind: ApplyDeployment, Color: c, Replicas: replicas})
+}
+
+func (m *machine) scale(c v1.Color, replicas int32) {
+	d := m.obs.Deployment(c)
+	if !d.Exists || d.SpecReplicas == replicas {
+		return
+	}
+	m.deploy = append(m.deploy, Action{Kind: ScaleDeployment, Color: c, Replicas: replicas})
+}
+
+// ReplicasFor is the number of canary pods a weight needs: ceil(replicas *
+// weight / 100), at least one.
+func ReplicasFor(replicas, weight int32) int32 {
+	n := (int64(replicas)*int64(weight) + 99) / 100
+	return int32(max(n, 1))
+}

@@ -1,0 +1,221 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// progress takes the rollout in flight through its steps. The order of its
+// rules is the order of their precedence: a rollback comes before anything
+// that holds, and holding comes before moving forward.
+func (m *machine) progress() {
+	canary := m.st.StableColor.Other()
+	last := int32(len(m.steps) - 1)
+	if m.st.CurrentStep > last { // the steps were shortened in flight
+		m.st.CurrentStep = last
+	}
+	breach := m.recordChecks()
+	if reason, ok := m.ctl.abortReason(); ok {
+		m.st.AbortReason = reason
+		m.rollback("aborted by ramp.dev/abort: " + reason)
+		return
+	}
+	if breach != "" {
+		m.rollback(breach)
+		return
+	}
+	ready, known := m.obs.Deployment(canary).ReadyFor(m.st.CanaryRevision)
+	if known && ready == 0 && m.st.CanaryWeight > 0 {
+		m.rollback(fmt.Sprintf("%s has no ready pods at %d%%", canary, m.st.CanaryWeight))
+		return
+	}
+	deadline := m.spec.Deadline()
+	if w := m.st.WaitingForPodsSince; w != nil && !m.obs.Now.Before(w.Add(deadline)) {
+		m.rollback(fmt.Sprintf("canary pods not ready within progressDeadline %s", deadline))
+		return
+	}
+	if a := m.st.Analysis; a != nil && a.ErrorSince != nil && !m.obs.Now.Before(a.ErrorSince.Add(deadline)) {
+		m.rollback(fmt.Sprintf("checks answered Error for longer than progressDeadline %s", deadline))
+		return
+	}
+	m.applyGateControls()
+
+	paused := m.obs.Annotations[v1.AnnotationPause] == "true"
+	for range 2 { // at most one advance per reconcile: the next step's weight is set at once
+		if !m.stepWeight(canary, ready, known, paused) {
+			break
+		}
+		if !m.advance(paused) {
+			break
+		}
+		if m.st.CanaryRevision == "" { // promoted
+			return
+		}
+	}
+	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	next := min(m.st.CurrentStep+1, last)
+	m.apply(canary, ReplicasFor(m.spec.DesiredReplicas(), max(m.steps[next].Weight, m.steps[m.st.CurrentStep].Weight)))
+	if m.st.Phase != v1.PhaseRolledBack {
+		m.requeueChecks()
+	}
+}
+
+// applyGateControls acts on ramp.dev/promote and ramp.dev/promote-full.
+func (m *machine) applyGateControls() {
+	last := int32(len(m.steps) - 1)
+	if m.ctl.promoteFull {
+		m.ctl.promoteFull = false
+		m.st.PromoteFull = true
+		m.event(false, "PromoteFull", "ramp.dev/promote-full: skipping to 100%% and promoting")
+	}
+	if m.st.PromoteFull && m.st.CurrentStep != last {
+		m.st.CurrentStep = last
+		m.st.GatePassed = false
+	}
+	if m.ctl.promote {
+		m.ctl.promote = false
+		if m.steps[m.st.CurrentStep].Pause != nil && !m.st.GatePassed {
+			m.st.GatePassed = true
+			m.event(false, "GatePassed", "ramp.dev/promote passed the gate of step %d", m.st.CurrentStep)
+		} else {
+			m.event(true, "ControlIgnored", "ramp.dev/promote ignored: step %d has no gate waiting", m.st.CurrentStep)
+		}
+	}
+	for _, c := range m.ctl.ignored("the rollout is in flight") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// stepWeight sets the current step's weight once the canary has the ready
+// pods it needs, and keeps the routes carrying the decided weight. It
+// reports whether the step's weight is in effect.
+func (m *machine) stepWeight(canary v1.Color, ready int32, known, paused bool) bool {
+	target := m.steps[m.st.CurrentStep].Weight
+	need := ReplicasFor(m.spec.DesiredReplicas(), target)
+	readyFor := func(w int32) bool { return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w)) }
+
+	if m.st.CanaryWeight != target {
+		switch {
+		case paused && target > m.st.CanaryWeight:
+			m.held = "paused by " + v1.AnnotationPause
+		case readyFor(target):
+			m.st.CanaryWeight = target
+			now := m.now()
+			m.st.StepStartedAt = &now
+			m.st.WaitingForPodsSince = nil
+			m.st.GatePassed = false
+			m.setWeight(canary, target, false)
+			m.event(false, "StepStarted", "step %d/%d: %d%% to %s", m.st.CurrentStep, len(m.steps), target, canary)
+			return true
+		default:
+			if m.st.WaitingForPodsSince == nil {
+				now := m.now()
+				m.st.WaitingForPodsSince = &now
+			}
+			m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
+			m.held = ""
+			m.waiting = fmt.Sprintf("%d%% to %s, waiting for %s pods: %d/%d ready for %d%%", m.st.CanaryWeight, canary, canary, ready, need, target)
+		}
+		m.keepRoute(canary, ready, known)
+		return false
+	}
+	return m.keepRoute(canary, ready, known)
+}
+
+// keepRoute repairs routes that do not carry the decided weight: at once when
+// that lowers the canary's share, once its pods are ready when it raises it.
+func (m *machine) keepRoute(canary v1.Color, ready int32, known bool) bool {
+	w, ok := m.obs.Route.Weight(canary)
+	if ok && w == m.st.CanaryWeight {
+		return true
+	}
+	if ok && w > m.st.CanaryWeight || m.st.CanaryWeight == 0 ||
+		known && ready >= ReplicasFor(m.spec.DesiredReplicas(), m.st.CanaryWeight) {
+		m.setWeight(canary, m.st.CanaryWeight, false)
+		return true
+	}
+	if !ok {
+		// Routes disagree and the canary cannot take the decided weight:
+		// the safe place for traffic is the stable color.
+		m.setWeight(canary, 0, false)
+	}
+	if m.st.WaitingForPodsSince == nil {
+		now := m.now()
+		m.st.WaitingForPodsSince = &now
+	}
+	m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
+	return false
+}
+
+// advance moves past the current step when its hold has passed, every metric
+// passed at it, its gate (if any) is open and nothing pauses the rollout. It
+// reports whether the rollout moved.
+func (m *machine) advance(paused bool) bool {
+	i := m.st.CurrentStep
+	step := m.steps[i]
+	last := int32(len(m.steps) - 1)
+	if m.st.PromoteFull && i == last {
+		m.promote()
+		return true
+	}
+	holdEnd := m.st.StepStartedAt.Add(m.spec.StepHold(step))
+	checked, why := m.checksPassedSince(m.st.StepStartedAt.Time)
+	gateOpen := step.Pause == nil || m.st.GatePassed
+	switch {
+	case why != "":
+		m.held = why
+	case paused:
+		m.held = "paused by " + v1.AnnotationPause
+	case !gateOpen && checked && !m.obs.Now.Before(holdEnd):
+		m.held = fmt.Sprintf("step %d waits for %s", i, v1.AnnotationPromote)
+	}
+	if m.obs.Now.Before(holdEnd) {
+		m.until(holdEnd)
+		return false
+	}
+	if !checked || !gateOpen || paused {
+		return false
+	}
+	if i == last {
+		m.promote()
+		return true
+	}
+	m.st.CurrentStep = i + 1
+	m.st.GatePassed = false
+	return true
+}
+
+// requeueChecks asks to look again when the next check is due.
+func (m *machine) requeueChecks() {
+	if at, ok := NextCheckAt(m.spec, &m.st); ok {
+		m.until(at)
+	}
+	if a := m.st.Analysis; a != nil && a.ErrorSince != nil {
+		m.until(a.ErrorSince.Add(m.spec.Deadline()))
+	}
+}
+
+// NextCheckAt is when the metrics are next due for a check: on the grid of
+// analysis intervals from the moment the current weight took effect. It is
+// false when no check is planned.
+func NextCheckAt(spec *v1.RolloutSpec, st *v1.RolloutStatus) (time.Time, bool) {
+	if spec.Analysis == nil || !inFlight(st) || st.StepStartedAt == nil {
+		return time.Time{}, false
+	}
+	interval := spec.AnalysisInterval()
+	start := st.StepStartedAt.Time
+	if st.Analysis == nil || st.Analysis.LastCheckAt == nil || st.Analysis.LastCheckAt.Before(st.StepStartedAt) {
+		return start.Add(interval), true
+	}
+	k := st.Analysis.LastCheckAt.Sub(start)/interval + 1
+	return start.Add(k * interval), true
+}
+
+// ChecksDue reports whether the controller must run the checks now, before
+// calling Next.
+func ChecksDue(spec *v1.RolloutSpec, st *v1.RolloutStatus, now time.Time) bool {
+	at, ok := NextCheckAt(spec, st)
+	return ok && !now.Before(at)
+}

@@ -1,0 +1,100 @@
+package traffic
+
+import (
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// defaultWeight is what a backendRef without a weight carries (the CRD's
+// default).
+const defaultWeight int32 = 1
+
+// steeredRule locates the two color backendRefs of one rule that names both.
+type steeredRule struct {
+	Rule  int // index in spec.rules
+	Blue  int // index of the blue backendRef in the rule's backendRefs
+	Green int // index of the green backendRef
+}
+
+// colorOf returns the color a backendRef names, or "" when it names neither
+// color Service of t. routeNS is the namespace of the route holding ref.
+func colorOf(ref gatewayv1.HTTPBackendRef, routeNS string, t Target) v1alpha1.Color {
+	if ref.Kind != nil && *ref.Kind != "Service" {
+		return ""
+	}
+	if ref.Group != nil && *ref.Group != "" {
+		return ""
+	}
+	ns := routeNS
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	if ns != t.Namespace {
+		return ""
+	}
+	switch string(ref.Name) {
+	case t.Blue:
+		return v1alpha1.Blue
+	case t.Green:
+		return v1alpha1.Green
+	}
+	return ""
+}
+
+// steeredRules finds the rules of route that name both colors. A rule naming
+// neither is left out; a rule naming one color but not the other, or one
+// color twice, and a route without any steered rule are RouteErrors.
+func steeredRules(route *gatewayv1.HTTPRoute, t Target) ([]steeredRule, error) {
+	key := types.NamespacedName{Namespace: route.Namespace, Name: route.Name}
+	var out []steeredRule
+	for i, rule := range route.Spec.Rules {
+		s := steeredRule{Rule: i, Blue: -1, Green: -1}
+		for j, ref := range rule.BackendRefs {
+			var idx *int
+			var name string
+			switch colorOf(ref, route.Namespace, t) {
+			case v1alpha1.Blue:
+				idx, name = &s.Blue, t.Blue
+			case v1alpha1.Green:
+				idx, name = &s.Green, t.Green
+			default:
+				continue
+			}
+			if *idx >= 0 {
+				return nil, routeErrorf(key, ReasonDuplicateBackendRef,
+					"rule %d names %s more than once (backendRefs %d and %d)", i, name, *idx, j)
+			}
+			*idx = j
+		}
+		switch {
+		case s.Blue < 0 && s.Green < 0:
+			continue
+		case s.Green < 0:
+			return nil, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Blue, t.Green)
+		case s.Blue < 0:
+			return nil, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Green, t.Blue)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, routeErrorf(key, ReasonMissingBackendRef,
+			"no rule names both %s and %s in namespace %s as backendRefs", t.Blue, t.Green, t.Namespace)
+	}
+	return out, nil
+}
+
+// weightOf returns the weight a backendRef carries, the CRD default when unset.
+func weightOf(ref gatewayv1.HTTPBackendRef) int32 {
+	if ref.Weight == nil {
+		return defaultWeight
+	}
+	return *ref.Weight
+}
+
+// ruleWeights returns the weights one steered rule carries.
+func ruleWeights(route *gatewayv1.HTTPRoute, s steeredRule) Weights {
+	refs := route.Spec.Rules[s.Rule].BackendRefs
+	return Weights{Blue: weightOf(refs[s.Blue]), Green: weightOf(refs[s.Green])}
+}

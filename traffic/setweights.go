@@ -1,0 +1,149 @@
+package traffic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// patchOp is one operation of a JSON Patch (RFC 6902).
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// weightOps returns the JSON Patch that makes the steered rules of route
+// carry w, or nil when they already do. It sets only the weight fields
+// ("add" sets a member whether or not it is there), tests the name of every
+// backendRef it touches, and replaces metadata.resourceVersion with the one
+// read, so that the API server refuses the patch with a Conflict when the
+// route changed in between instead of applying it to a different route.
+func weightOps(route *gatewayv1.HTTPRoute, rules []steeredRule, w Weights) []patchOp {
+	var tests, sets []patchOp
+	for _, s := range rules {
+		refs := route.Spec.Rules[s.Rule].BackendRefs
+		for _, ref := range []struct {
+			idx  int
+			want int32
+		}{{s.Blue, w.Blue}, {s.Green, w.Green}} {
+			r := refs[ref.idx]
+			if r.Weight != nil && *r.Weight == ref.want {
+				continue
+			}
+			base := fmt.Sprintf("/spec/rules/%d/backendRefs/%d", s.Rule, ref.idx)
+			tests = append(tests, patchOp{Op: "test", Path: base + "/name", Value: string(r.Name)})
+			sets = append(sets, patchOp{Op: "add", Path: base + "/weight", Value: ref.want})
+		}
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	ops := append(tests, patchOp{Op: "replace", Path: "/metadata/resourceVersion", Value: route.ResourceVersion})
+	return append(ops, sets...)
+}
+
+// SetWeights makes every steered rule of every route of t carry w, writing
+// only the routes that differ, and reports whether it wrote any. It goes on
+// with the other routes when one fails, so that a rollback moves every route
+// it can; the error then joins the failures. Weights that are negative or do
+// not sum to 100 are refused before anything is read.
+func (g *GatewayAPI) SetWeights(ctx context.Context, t Target, w Weights) (bool, error) {
+	if w.Blue < 0 || w.Green < 0 || w.Blue+w.Green != 100 {
+		return false, fmt.Errorf("weights blue %d and green %d do not sum to 100", w.Blue, w.Green)
+	}
+	changed := false
+	var errs []error
+	for _, key := range t.Routes {
+		c, err := g.setRoute(ctx, t, key, w)
+		changed = changed || c
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return changed, errors.Join(errs...)
+}
+
+// setRoute sets the weights of one route. The first read goes through the
+// Client; when the write finds the route changed since, it reads the route
+// live through the Reader and tries again, a few times without long sleeps.
+func (g *GatewayAPI) setRoute(ctx context.Context, t Target, key types.NamespacedName, w Weights) (bool, error) {
+	var reader client.Reader = g.Client
+	changed := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var route gatewayv1.HTTPRoute
+		if err := getRoute(ctx, reader, key, &route); err != nil {
+			return err
+		}
+		reader = g.live()
+		rules, err := steeredRules(&route, t)
+		if err != nil {
+			return err
+		}
+		ops := weightOps(&route, rules, w)
+		if ops == nil {
+			return nil
+		}
+		body, err := json.Marshal(ops)
+		if err != nil {
+			return fmt.Errorf("encode patch of HTTPRoute %s: %w", key, err)
+		}
+		read := route.ResourceVersion
+		if err := g.Client.Patch(ctx, &route, client.RawPatch(types.JSONPatchType, body)); err != nil {
+			return g.patchError(ctx, key, read, err)
+		}
+		changed = true
+		return nil
+	})
+	if err != nil {
+		if _, ok := IsRouteError(err); ok {
+			return changed, err
+		}
+		return changed, fmt.Errorf("set weights blue %d green %d on HTTPRoute %s: %w", w.Blue, w.Green, key, err)
+	}
+	return changed, nil
+}
+
+// patchError classifies a failed patch. A failed "test" operation (422)
+// means the backendRefs moved since the route was read: when the live route
+// has a newer resourceVersion, that is a conflict like any other and is
+// retried.
+func (g *GatewayAPI) patchError(ctx context.Context, key types.NamespacedName, read string, err error) error {
+	switch {
+	case apierrors.IsNotFound(err):
+		return routeErrorf(key, ReasonNotFound, "not found")
+	case apierrors.IsConflict(err):
+		return err
+	case apierrors.IsInvalid(err) || isStatus(err, http.StatusUnprocessableEntity):
+		var live gatewayv1.HTTPRoute
+		if gerr := getRoute(ctx, g.live(), key, &live); gerr != nil {
+			return errors.Join(err, gerr)
+		}
+		if live.ResourceVersion != read {
+			return apierrors.NewConflict(gatewayv1.Resource("httproutes"), key.Name,
+				fmt.Errorf("route changed since it was read: %w", err))
+		}
+	}
+	return fmt.Errorf("patch HTTPRoute %s: %w", key, err)
+}
+
+func isStatus(err error, code int32) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s) && s.Status().Code == code
+}
+
+// live returns the reader that bypasses the cache.
+func (g *GatewayAPI) live() client.Reader {
+	if g.Reader != nil {
+		return g.Reader
+	}
+	return g.Client
+}

@@ -1,0 +1,211 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// Bad Rollouts are refused by the API server when the schema can tell, and
+// otherwise reported on the Valid condition with a message naming the field;
+// nothing is deployed or routed for them.
+func TestInvalidRollouts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+
+	refused := map[string]struct {
+		change func(obj map[string]any)
+		want   string
+	}{
+		"weight 120": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 120}, map[string]any{"weight": 100}}
+		}, "spec.steps[0].weight"},
+		"empty steps": {func(o map[string]any) { spec(o)["steps"] = []any{} }, "spec.steps"},
+		"steps not ending at 100": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 10}, map[string]any{"weight": 50}}
+		}, "the last step must have weight 100"},
+		"decreasing weights": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 50}, map[string]any{"weight": 10}, map[string]any{"weight": 100}}
+		}, "step weights must not decrease"},
+		"hold below 1s": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 100, "hold": "500ms"}}
+		}, "hold must be at least 1s"},
+		"unparsable duration": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["interval"] = "soon"
+		}, "spec.analysis.interval"},
+		"metric without bounds": {func(o map[string]any) {
+			delete(spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any), "max")
+		}, "a metric needs min or max"},
+		"no routes": {func(o map[string]any) {
+			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"httpRoutes": []any{}}}
+		}, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+		"noData unknown": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["noData"] = "ignore"
+		}, "spec.analysis.metrics[0].noData"},
+	}
+	for name, tc := range refused {
+		obj := f.unstructuredRollout("refused")
+		tc.change(obj.Object)
+		err := f.c.Create(f.ctx, obj)
+		if err == nil {
+			t.Errorf("%s: the API server accepted it", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: refused with %q, want a message containing %q", name, err, tc.want)
+		}
+	}
+
+	reported := map[string]struct {
+		setup func(ro *v1.Rollout)
+		route bool
+		want  string
+	}{
+		"unparsable query template": {func(ro *v1.Rollout) {
+			ro.Spec.Analysis.Metrics[0].Query = `rate(x{service="{{ .CanaryService }"}[1m])`
+		}, true, "spec.analysis.metrics[0].query"},
+		"unknown template field": {func(ro *v1.Rollout) {
+			ro.Spec.Analysis.Metrics[0].Query = `rate(x{service="{{ .Canary }}"}[1m])`
+		}, true, "spec.analysis.metrics[0].query"},
+		"missing HTTPRoute": {func(ro *v1.Rollout) {}, false, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+		"selector does not match template": {func(ro *v1.Rollout) {
+			ro.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"other"}}}}
+		}, true, "spec.selector"},
+	}
+	i := 0
+	for name, tc := range reported {
+		i++
+		rname := "bad" + string(rune('a'+i))
+		ro := f.rollout(rname, "bad:v1")
+		tc.setup(ro)
+		if tc.route {
+			f.create(f.route(rname))
+		}
+		f.create(ro)
+		f.expectInvalid(name, rname, tc.want)
+	}
+
+	// A route that names only the blue Service is reported, naming the
+	// missing backendRef, and nothing is routed.
+	r := f.route("half")
+	r.Spec.Rules[0].BackendRefs = r.Spec.Rules[0].BackendRefs[:1]
+	f.create(r, f.rollout("half", "half:v1"))
+	f.expectInvalid("route without green", "half", "half-green")
+	if b, _ := f.weights("half"); b != 100 {
+		t.Errorf("the half route was changed: blue weight %d", b)
+	}
+}
+
+func (f *fixture) expectInvalid(name, rollout, want string) {
+	f.t.Helper()
+	var cond *metav1.Condition
+	f.eventually(10*time.Second, name+": Valid=False", func() bool {
+		cond = meta.FindStatusCondition(f.get(rollout).Status.Conditions, v1.ConditionValid)
+		return cond != nil && cond.Status == metav1.ConditionFalse
+	})
+	if !strings.Contains(cond.Message, want) {
+		f.t.Errorf("%s: Valid condition says %q, want it to name %q", name, cond.Message, want)
+	}
+	ro := f.get(rollout)
+	if ro.Status.Phase != v1.PhaseFailed {
+		f.t.Errorf("%s: phase %s, want Failed", name, ro.Status.Phase)
+	}
+	var d appsv1.Deployment
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: rollout + "-blue"}, &d); !apierrors.IsNotFound(err) {
+		f.t.Errorf("%s: a Deployment was made for an invalid Rollout (err %v)", name, err)
+	}
+	if !f.hasEvent(rollout, "InvalidSpec", want) {
+		f.t.Errorf("%s: no InvalidSpec event naming %q", name, want)
+	}
+}
+
+func spec(o map[string]any) map[string]any { return o["spec"].(map[string]any) }
+
+// unstructuredRollout is a valid Rollout as plain JSON, so that a test can
+// send what typed structs would drop (an empty list, a bad duration).
+func (f *fixture) unstructuredRollout(name string) *unstructured.Unstructured {
+	f.t.Helper()
+	ro := f.rollout(name, "x:v1")
+	ro.APIVersion, ro.Kind = v1.GroupVersion.String(), "Rollout"
+	b, err := json.Marshal(ro)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		f.t.Fatal(err)
+	}
+	delete(u.Object, "status")
+	return u
+}
+
+// An HTTPRoute with an extra rule, filters and a third backend keeps all of
+// them untouched through a full rollout: only the two color weights move.
+func TestRouteKeepsEverythingElse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.route("keep")
+	port := gatewayv1.PortNumber(8080)
+	w10, w1 := int32(10), int32(1)
+	r.Spec.Rules[0].Filters = []gatewayv1.HTTPRouteFilter{{
+		Type:                  gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+		RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "X-Env", Value: "prod"}}},
+	}}
+	r.Spec.Rules[0].BackendRefs = append(r.Spec.Rules[0].BackendRefs, gatewayv1.HTTPBackendRef{
+		BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "legacy", Port: &port}, Weight: &w10},
+	})
+	pathPrefix := gatewayv1.PathMatchPathPrefix
+	admin := "/admin"
+	r.Spec.Rules = append(r.Spec.Rules, gatewayv1.HTTPRouteRule{
+		Matches:     []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{Type: &pathPrefix, Value: &admin}}},
+		BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "admin", Port: &port}, Weight: &w1}}},
+	})
+	r.Labels = map[string]string{"team": "shop"}
+	f.create(r)
+	before := f.routeSpecWithoutColorWeights("keep")
+	f.create(f.rollout("keep", "keep:v1"))
+	f.eventually(20*time.Second, "healthy", func() bool { return f.phase("keep") == v1.PhaseHealthy })
+	f.setImage("keep", "keep:v2")
+	f.eventually(30*time.Second, "promoted", func() bool { return f.get("keep").Status.StableColor == v1.Green })
+	f.eventually(time.Second, "green at 100%", func() bool { _, g := f.weights("keep"); return g == 100 })
+	if after := f.routeSpecWithoutColorWeights("keep"); after != before {
+		t.Fatalf("the route changed beyond the two weights:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// routeSpecWithoutColorWeights is the route's spec and labels as JSON with
+// the two color backendRefs' weights blanked.
+func (f *fixture) routeSpecWithoutColorWeights(name string) string {
+	f.t.Helper()
+	var r gatewayv1.HTTPRoute
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, &r); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := range r.Spec.Rules {
+		for j := range r.Spec.Rules[i].BackendRefs {
+			b := &r.Spec.Rules[i].BackendRefs[j]
+			if string(b.Name) == name+"-blue" || string(b.Name) == name+"-green" {
+				b.Weight = nil
+			}
+		}
+	}
+	out, err := json.Marshal(struct {
+		Labels map[string]string
+		Spec   gatewayv1.HTTPRouteSpec
+	}{r.Labels, r.Spec})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(out)
+}

@@ -91,7 +91,10 @@ func TestPromoteFull(t *testing.T) {
 	f.eventually(20*time.Second, "the 10% step", func() bool { _, g := f.weights("full"); return g == 10 })
 	f.annotate("full", v1.AnnotationPromoteFull, "now")
 	f.eventually(10*time.Second, "promoted", func() bool { return f.get("full").Status.StableColor == v1.Green })
-	f.eventually(time.Second, "green at 100%", func() bool { _, g := f.weights("full"); return g == 100 })
+	f.eventually(time.Second, "the recorder seeing green at 100%", func() bool {
+		w := rec.weights()
+		return len(w) > 0 && w[len(w)-1] == 100
+	})
 	rec.stop()
 	if got := rec.weights(); got[len(got)-1] != 100 {
 		t.Fatalf("weights %v, want to end at 100", got)

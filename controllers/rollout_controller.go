@@ -17,6 +17,7 @@ import (
 
 	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/metrics"
 	"github.com/ramp-dev/ramp/internal/plan"
 	"github.com/ramp-dev/ramp/traffic"
 )
@@ -36,6 +37,8 @@ type RolloutReconciler struct {
 	Router traffic.Router
 	// Providers hands out Prometheus providers.
 	Providers analysis.Factory
+	// Metrics are the dashboard metrics.
+	Metrics *metrics.Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -55,6 +58,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	logger := log.FromContext(ctx)
 	var ro v1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.Forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ro.DeletionTimestamp.IsZero() {
@@ -68,12 +74,18 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	w.obs.Now = r.now()
+	checked := false
 	if len(w.obs.SpecProblems) == 0 && w.obs.Route.Problem == "" && plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
 		w.obs.Checks = r.runChecks(ctx, &ro, w)
 		w.obs.Now = r.now()
+		checked = true
+		for _, c := range w.obs.Checks {
+			r.Metrics.Check(&ro, c.Metric, c.Phase)
+		}
 	}
 
-	d := plan.Next(&ro.Spec, &ro.Status, w.obs)
+	prev := ro.Status.DeepCopy()
+	d := plan.Next(&ro.Spec, prev, w.obs)
 	actions := r.effective(&ro, w, d.Actions)
 	if len(actions) == 0 {
 		d.Status.ObservedGeneration = ro.Generation
@@ -81,6 +93,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.patchStatus(ctx, &ro, d.Status); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.observeMetrics(&ro, prev, &d, w.obs.Now)
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal
 		if e.Warning {
@@ -91,7 +104,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	for _, a := range actions {
 		logger.V(1).Info("applying action", "rollout", klog.KObj(&ro), "kind", a.Kind, "color", a.Color, "replicas", a.Replicas, "weight", a.Weight)
 		if err := r.act(ctx, &ro, w, a); err != nil {
+			r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "ActionFailed", string(a.Kind), "%s %s: %v", a.Kind, a.Color, err)
 			return ctrl.Result{}, fmt.Errorf("%s %s: %w", a.Kind, a.Color, err)
+		}
+		if a.Kind == plan.SetWeights && a.Rollback && checked {
+			r.Metrics.RolledBack(&ro, r.now().Sub(w.obs.Now))
 		}
 	}
 	requeue := d.RequeueAfter
@@ -102,6 +119,22 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		requeue = confirmAfter
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// observeMetrics updates the dashboard metrics from a decision.
+func (r *RolloutReconciler) observeMetrics(ro *v1.Rollout, prev *v1.RolloutStatus, d *plan.Decision, now time.Time) {
+	r.Metrics.Observe(ro, &d.Status)
+	if s := prev.StepStartedAt; s != nil && (d.Status.StepStartedAt == nil || !d.Status.StepStartedAt.Equal(s)) {
+		r.Metrics.StepFinished(ro, now.Sub(s.Time))
+	}
+	for _, e := range d.Events {
+		switch e.Reason {
+		case "Promoted":
+			r.Metrics.Finished(ro, "promoted")
+		case "RolledBack":
+			r.Metrics.Finished(ro, "rolled_back")
+		}
+	}
 }
 
 func (r *RolloutReconciler) now() time.Time {

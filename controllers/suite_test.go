@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,7 +16,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"go.uber.org/zap/zapcore"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
@@ -54,9 +54,12 @@ type fixture struct {
 	c       client.Client
 	readier *testenv.Readier
 	stopMgr func()
+	metrics string // metrics bind address, "0" for none
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWithMetrics(t, "0") }
+
+func newFixtureWithMetrics(t *testing.T, metricsAddr string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -64,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns)}
+	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns), metrics: metricsAddr}
 	f.startManager()
 	t.Cleanup(func() { f.stopManager() })
 	return f
@@ -75,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) startManager() {
 	f.t.Helper()
 	mgr, err := manager.New(f.ctx, env.Config, manager.Options{
-		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		MetricsBindAddress: f.metrics, HealthProbeBindAddress: "0",
 		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns},
 	})
 	if err != nil {

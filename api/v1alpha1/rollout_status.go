@@ -143,6 +143,21 @@ type RolloutStatus struct {
 	// +optional
 	Analysis *AnalysisStatus `json:"analysis,omitempty"`
 
+	// approvals are the distinct approvers of the current step's gate.
+	// +optional
+	// +listType=map
+	// +listMapKey=user
+	Approvals []Approval `json:"approvals,omitempty"`
+
+	// postPromotionUntil is when the watch after the last promotion ends.
+	// +optional
+	PostPromotionUntil *metav1.Time `json:"postPromotionUntil,omitempty"`
+
+	// previousRevision is the revision the old color runs during the watch
+	// after a promotion (what a switch back returns to).
+	// +optional
+	PreviousRevision string `json:"previousRevision,omitempty"`
+
 	// controls records the value of each one-shot annotation already acted
 	// on, so that each value acts exactly once, also across restarts.
 	// +optional
@@ -198,6 +213,16 @@ type MetricStatus struct {
 	LastPassedAt *metav1.Time `json:"lastPassedAt,omitempty"`
 }
 
+// Approval is one approver of a gate.
+type Approval struct {
+	// user is the approver's name as the API server knows it.
+	// +required
+	User string `json:"user"`
+	// at is when the controller saw the approval.
+	// +optional
+	At *metav1.Time `json:"at,omitempty"`
+}
+
 // ControlsStatus records the one-shot annotation values already acted on.
 type ControlsStatus struct {
 	// promote is the last ramp.dev/promote value acted on.
@@ -237,3 +262,10 @@ const (
 	// AnnotationRevision on a color's Deployment is the pod-template hash it runs.
 	AnnotationRevision = "ramp.dev/revision"
 )
+
+// ApprovalAnnotationPrefix starts the key of an approval annotation:
+// "approve.ramp.dev/<8 hex digits: FNV-32a of the user name>", with the value
+// "<canaryRevision>/<step index>/<user name>". kubectl ramp approve writes it
+// with the caller's name from a SelfSubjectReview; the controller counts
+// distinct users whose revision and step are the gate's.
+const ApprovalAnnotationPrefix = "approve.ramp.dev/"

@@ -109,6 +109,78 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="scaleDownDelay must not be negative"
 	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
+
+	// deployWindows say when a rollout may start and move forward, as Argo
+	// CD's sync windows do: deny wins; where any allow window exists,
+	// progress happens only inside one. A rollback is never delayed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	DeployWindows []DeployWindow `json:"deployWindows,omitempty"`
+
+	// imagePolicy refuses templates whose images are not pinned.
+	// +optional
+	ImagePolicy *ImagePolicy `json:"imagePolicy,omitempty"`
+
+	// postPromotion keeps checking after the canary became stable, while the
+	// old color keeps its pods; a breach then switches back at once.
+	// +optional
+	PostPromotion *PostPromotion `json:"postPromotion,omitempty"`
+}
+
+// WindowKind is allow or deny.
+// +kubebuilder:validation:Enum=allow;deny
+type WindowKind string
+
+const (
+	// WindowAllow lets rollouts progress inside the window.
+	WindowAllow WindowKind = "allow"
+	// WindowDeny holds rollouts inside the window.
+	WindowDeny WindowKind = "deny"
+)
+
+// DeployWindow is a recurring period given by a cron schedule (when it
+// opens), a duration (how long it stays open) and a time zone.
+type DeployWindow struct {
+	// kind is allow or deny.
+	// +required
+	Kind WindowKind `json:"kind"`
+
+	// schedule is a five-field cron expression for when the window opens,
+	// e.g. "0 22 * * 5" for Fridays at 22:00.
+	// +required
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+
+	// duration is how long the window stays open.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="duration must be at least 1m"
+	Duration metav1.Duration `json:"duration"`
+
+	// timeZone is the IANA time zone of the schedule, UTC when omitted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// ImagePolicy says which image references a template may use.
+type ImagePolicy struct {
+	// immutable refuses mutable references: a missing tag, latest and
+	// branch-like tags. Digests, semantic-version tags (v1.2.3) and
+	// full-commit tags (main-<40 hex>) pass.
+	// +optional
+	Immutable bool `json:"immutable,omitempty"`
+}
+
+// PostPromotion is the watch after a promotion.
+type PostPromotion struct {
+	// hold is how long checks keep running after the promotion.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="hold must be at least 1s"
+	Hold metav1.Duration `json:"hold"`
 }
 
 // ServiceSpec describes the Service Ramp creates for each color
@@ -181,7 +253,14 @@ type Step struct {
 }
 
 // PauseGate is a manual gate on a step.
-type PauseGate struct{}
+type PauseGate struct {
+	// approvals is how many distinct people must approve (kubectl ramp
+	// approve) before the gate opens. Zero means one ramp.dev/promote opens it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	Approvals int32 `json:"approvals,omitempty"`
+}
 
 // Analysis describes the checks run between steps.
 type Analysis struct {

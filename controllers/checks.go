@@ -40,16 +40,23 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout, w *wo
 		return fail(err)
 	}
 	st := &ro.Status
-	canary := st.StableColor.Other()
+	canary, stable := st.StableColor.Other(), st.StableColor
+	canaryRev, stableRev := st.CanaryRevision, st.StableRevision
+	if plan.Watching(st) {
+		// After a promotion the checks watch the promoted color against
+		// the one it replaced.
+		canary, stable = stable, canary
+		canaryRev, stableRev = st.StableRevision, st.PreviousRevision
+	}
 	vars := analysis.Vars{
 		Namespace:      ro.Namespace,
 		Rollout:        ro.Name,
 		CanaryService:  ColorName(ro, canary),
-		StableService:  ColorName(ro, st.StableColor),
+		StableService:  ColorName(ro, stable),
 		CanaryColor:    string(canary),
-		StableColor:    string(st.StableColor),
-		CanaryRevision: st.CanaryRevision,
-		StableRevision: st.StableRevision,
+		StableColor:    string(stable),
+		CanaryRevision: canaryRev,
+		StableRevision: stableRev,
 		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
 		Step:           st.CurrentStep,
 	}

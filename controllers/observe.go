@@ -40,7 +40,7 @@ func routeTarget(ro *v1.Rollout) traffic.Target {
 func (r *RolloutReconciler) observe(ctx context.Context, ro *v1.Rollout) (*world, error) {
 	w := &world{deployments: map[v1.Color]*appsv1.Deployment{}, target: routeTarget(ro)}
 	w.obs.Revision = Revision(&ro.Spec.Template)
-	w.obs.SpecProblems = specProblems(ro)
+	w.obs.SpecProblems = specProblems(ro, w.obs.Revision)
 	w.obs.Annotations = ro.Annotations
 	for _, c := range []v1.Color{v1.Blue, v1.Green} {
 		var d appsv1.Deployment

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/metrics"
 	"github.com/ramp-dev/ramp/internal/plan"
+	"github.com/ramp-dev/ramp/internal/windows"
 	"github.com/ramp-dev/ramp/traffic"
 )
 
@@ -74,6 +75,13 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	w.obs.Now = r.now()
+	if len(ro.Spec.DeployWindows) > 0 {
+		ws := windows.Evaluate(ro.Spec.DeployWindows, w.obs.Now)
+		if !ws.Open {
+			w.obs.WindowClosed = ws.Reason
+		}
+		w.obs.WindowNext = ws.Next
+	}
 	checked := false
 	if len(w.obs.SpecProblems) == 0 && w.obs.Route.Problem == "" && plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
 		w.obs.Checks = r.runChecks(ctx, &ro, w)

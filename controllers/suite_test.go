@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +56,18 @@ type fixture struct {
 	readier *testenv.Readier
 	stopMgr func()
 	metrics string // metrics bind address, "0" for none
+	clock   *clock
 }
+
+// clock is the controller's injected clock: the real time moved by an
+// offset that a test sets, so that a test can stand on a Friday night
+// without waiting for one.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Set moves the clock so that it reads t now.
+func (c *clock) Set(t time.Time) { c.offset.Store(int64(time.Until(t))) }
 
 func newFixture(t *testing.T) *fixture { return newFixtureWithMetrics(t, "0") }
 
@@ -67,7 +79,7 @@ func newFixtureWithMetrics(t *testing.T, metricsAddr string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns), metrics: metricsAddr}
+	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns), metrics: metricsAddr, clock: &clock{}}
 	f.startManager()
 	t.Cleanup(func() { f.stopManager() })
 	return f
@@ -79,7 +91,7 @@ func (f *fixture) startManager() {
 	f.t.Helper()
 	mgr, err := manager.New(f.ctx, env.Config, manager.Options{
 		MetricsBindAddress: f.metrics, HealthProbeBindAddress: "0",
-		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns},
+		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns}, Now: f.clock.Now,
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -236,12 +248,18 @@ func (f *fixture) replicas(deployment string) int32 {
 }
 
 // eventually polls cond until it holds or timeout passes.
-func (f *fixture) eventually(timeout time.Duration, what string, cond func() bool) {
+// eventually polls cond until it holds or timeout passes; describe, if
+// given, says what was seen instead.
+func (f *fixture) eventually(timeout time.Duration, what string, cond func() bool, describe ...func() string) {
 	f.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			f.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			seen := ""
+			for _, d := range describe {
+				seen += "; seen: " + d()
+			}
+			f.t.Fatalf("timed out after %s waiting for %s%s", timeout, what, seen)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -8,12 +8,14 @@ import (
 
 	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/imagepolicy"
+	"github.com/ramp-dev/ramp/internal/windows"
 )
 
 // specProblems finds what the API server's schema could not refuse: a
 // selector whose expressions do not match the template, and query templates
 // that do not parse or name unknown fields. Each message names its field.
-func specProblems(ro *v1.Rollout) []string {
+func specProblems(ro *v1.Rollout, revision string) []string {
 	var out []string
 	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
 	switch {
@@ -28,6 +30,12 @@ func specProblems(ro *v1.Rollout) []string {
 		for _, err := range analysis.ValidateMetrics(ro.Spec.Analysis.Metrics) {
 			out = append(out, err.Error())
 		}
+	}
+	out = append(out, windows.Validate(ro.Spec.DeployWindows)...)
+	// A refused image never starts a rollout; a stable revision that runs
+	// already is not refused after the fact.
+	if p := ro.Spec.ImagePolicy; p != nil && p.Immutable && revision != ro.Status.StableRevision {
+		out = append(out, imagepolicy.Problems(&ro.Spec.Template)...)
 	}
 	for _, k := range []string{v1.LabelRollout, v1.LabelColor} {
 		if _, ok := ro.Spec.Template.Labels[k]; ok {

@@ -122,8 +122,12 @@ func (f *fixture) expectInvalid(name, rollout, want string) {
 		f.t.Errorf("%s: phase %s, want Failed", name, ro.Status.Phase)
 	}
 	var d appsv1.Deployment
-	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: rollout + "-blue"}, &d); !apierrors.IsNotFound(err) {
-		f.t.Errorf("%s: a Deployment was made for an invalid Rollout (err %v)", name, err)
+	if ro.Status.StableRevision == "" {
+		if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: rollout + "-blue"}, &d); !apierrors.IsNotFound(err) {
+			f.t.Errorf("%s: a Deployment was made for an invalid Rollout (err %v)", name, err)
+		}
+	} else if canary := rollout + "-" + string(ro.Status.StableColor.Other()); f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: canary}, &d) == nil && *d.Spec.Replicas > 0 {
+		f.t.Errorf("%s: the canary %s was scaled to %d for an invalid template", name, canary, *d.Spec.Replicas)
 	}
 	if !f.hasEvent(rollout, "InvalidSpec", want) {
 		f.t.Errorf("%s: no InvalidSpec event naming %q", name, want)

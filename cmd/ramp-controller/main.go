@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	_ "time/tzdata" // deploy windows name IANA zones; images may lack a zone database
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"

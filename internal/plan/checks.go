@@ -96,7 +96,8 @@ func (m *machine) checksPassedSince(t time.Time) (ok bool, why string) {
 				}
 			}
 		}
-		if ms == nil || ms.CheckedAt == nil || ms.CheckedAt.Time.Before(t) {
+		// A check at the very moment the weight was set ran before it.
+		if ms == nil || ms.CheckedAt == nil || !ms.CheckedAt.Time.After(t) {
 			ok = false
 			continue
 		}

@@ -4,6 +4,9 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
+// emptyValue stands for an empty annotation value in status.controls.
+const emptyValue = "(empty)"
+
 // controls are the one-shot annotations set to a value not acted on yet.
 type controls struct {
 	promote, promoteFull, abort, retry bool
@@ -20,6 +23,9 @@ func readControls(ann map[string]string, st *v1.RolloutStatus) controls {
 	var c controls
 	take := func(key string, seen *string) bool {
 		v, ok := ann[key]
+		if ok && v == "" {
+			v = emptyValue // an empty value acts once, like any other
+		}
 		if !ok || v == *seen {
 			return false
 		}
@@ -41,7 +47,7 @@ func (c *controls) abortReason() (string, bool) {
 	}
 	c.abort = false
 	reason := c.abortValue
-	if reason == "" {
+	if reason == "" || reason == emptyValue {
 		reason = "no reason given"
 	}
 	return reason, true

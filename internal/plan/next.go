@@ -62,6 +62,22 @@ func (m *machine) run() {
 	m.ctl = readControls(m.obs.Annotations, &m.st)
 	if problem := m.problem(); problem != "" {
 		m.invalid = problem
+		if m.ctl.abort && inFlight(&m.st) && m.obs.Route.Problem == "" {
+			// A bad spec does not stop an abort: the routes can be steered.
+			reason, _ := m.ctl.abortReason()
+			m.st.AbortReason = reason
+			m.rollback("aborted by ramp.dev/abort: " + reason)
+			return
+		}
+		if inFlight(&m.st) {
+			// Controls for the rollout in flight wait until it can be
+			// acted on again.
+			m.st.Controls = m.prev.Controls.DeepCopy()
+			m.ctl = controls{}
+		}
+		for _, c := range m.ctl.ignored("the Rollout is invalid and nothing is in flight") {
+			m.event(true, "ControlIgnored", "%s", c)
+		}
 		m.fail(problem)
 		return
 	}
@@ -72,6 +88,8 @@ func (m *machine) run() {
 		m.steady()
 	case m.st.Phase == v1.PhaseRolledBack && m.obs.Revision == m.st.CanaryRevision:
 		m.rolledBack()
+	case !inFlight(&m.st) && m.obs.WindowClosed != "":
+		m.waitForWindow()
 	case !inFlight(&m.st) || m.obs.Revision != m.st.CanaryRevision:
 		m.start()
 		m.progress()
@@ -87,14 +105,35 @@ func (m *machine) problem() string {
 	return m.obs.Route.Problem
 }
 
-// fail holds everything as it is: nothing can be steered as written.
+// fail holds everything as it is: nothing can be steered as written. A
+// rolled-back Rollout stays RolledBack (the phase remembers that its canary
+// revision must not come back by itself).
 func (m *machine) fail(problem string) {
-	m.st.Phase = v1.PhaseFailed
+	if m.st.Phase != v1.PhaseRolledBack {
+		m.st.Phase = v1.PhaseFailed
+	}
 	m.st.Message = problem
-	if m.prev.Phase != v1.PhaseFailed || m.prev.Message != problem {
+	if m.prev.Message != problem {
 		m.event(true, "InvalidSpec", "%s", problem)
 	}
-	for _, c := range m.ctl.ignored("the Rollout is invalid") {
+}
+
+// waitForWindow keeps a new revision from starting while deploy windows
+// are closed; the stable color goes on serving.
+func (m *machine) waitForWindow() {
+	// Forget a rolled-back revision: the template moved on, and a Paused
+	// phase with a canary revision would read as a rollout in flight.
+	m.st.CanaryRevision = ""
+	m.clearFlight()
+	m.st.Phase = v1.PhasePaused
+	m.held = "deploy window: " + m.obs.WindowClosed
+	m.st.Message = fmt.Sprintf("new revision %s waits: %s", m.obs.Revision, m.held)
+	m.setWeight(m.st.StableColor.Other(), 0, false)
+	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	if !m.obs.WindowNext.IsZero() {
+		m.until(m.obs.WindowNext)
+	}
+	for _, c := range m.ctl.ignored("no rollout has started") {
 		m.event(true, "ControlIgnored", "%s", c)
 	}
 }
@@ -119,6 +158,9 @@ func (m *machine) firstVersion() {
 // steady keeps the stable color serving everything: the template is the
 // stable revision, either because nothing changed or because it changed back.
 func (m *machine) steady() {
+	if m.st.PostPromotionUntil != nil && m.watchAfterPromotion() {
+		return
+	}
 	stable, other := m.st.StableColor, m.st.StableColor.Other()
 	switch {
 	case inFlight(&m.st):
@@ -137,6 +179,9 @@ func (m *machine) steady() {
 	if m.prev.Phase == v1.PhaseHealthy || ready >= m.spec.DesiredReplicas() || inFlight(m.prev) {
 		m.st.Phase = v1.PhaseHealthy
 		m.st.Message = fmt.Sprintf("%s (%s) serves all traffic", stable, m.st.StableRevision)
+		if u := m.st.PostPromotionUntil; u != nil {
+			m.st.Message += fmt.Sprintf("; checks go on until %s", u.UTC().Format("15:04:05"))
+		}
 	} else {
 		m.st.Phase = v1.PhaseProgressing
 		m.st.Message = fmt.Sprintf("waiting for %s pods: %d/%d ready", stable, ready, m.spec.DesiredReplicas())
@@ -192,6 +237,7 @@ func (m *machine) clearFlight() {
 	m.st.WaitingForPodsSince = nil
 	m.st.GatePassed = false
 	m.st.PromoteFull = false
+	m.st.Approvals = nil
 }
 
 // start begins rolling out the template's revision at step 0, abandoning a
@@ -209,6 +255,7 @@ func (m *machine) start() {
 	m.st.CanaryRevision = m.obs.Revision
 	m.st.CurrentStep = 0
 	m.st.ScaleDownAt = nil
+	m.st.PostPromotionUntil = nil
 	m.st.AbortReason = ""
 	m.st.Analysis = &v1.AnalysisStatus{}
 	m.st.Phase = v1.PhaseProgressing
@@ -235,15 +282,27 @@ func (m *machine) rollback(reason string) {
 // promote makes the canary color stable.
 func (m *machine) promote() {
 	canary := m.st.StableColor.Other()
-	m.event(false, "Promoted", "%s (%s) is stable; %s keeps its pods for %s", canary, m.st.CanaryRevision, m.st.StableColor, m.spec.ScaleDown())
+	keep := m.spec.ScaleDown()
+	m.st.PreviousRevision = m.st.StableRevision
+	m.st.PostPromotionUntil = nil
+	if pp := m.spec.PostPromotion; pp != nil && m.spec.Analysis != nil {
+		until := metav1.NewTime(m.obs.Now.Add(pp.Hold.Duration))
+		m.st.PostPromotionUntil = &until
+		keep = max(keep, pp.Hold.Duration)
+	}
+	m.event(false, "Promoted", "%s (%s) is stable; %s keeps its pods for %s", canary, m.st.CanaryRevision, m.st.StableColor, keep)
 	m.st.StableColor = canary
 	m.st.StableRevision = m.st.CanaryRevision
 	m.st.CanaryRevision = ""
 	m.clearFlight()
-	at := metav1.NewTime(m.obs.Now.Add(m.spec.ScaleDown()))
+	at := metav1.NewTime(m.obs.Now.Add(keep))
 	m.st.ScaleDownAt = &at
 	m.st.Phase = v1.PhaseHealthy
 	m.st.Message = fmt.Sprintf("%s (%s) serves all traffic", canary, m.st.StableRevision)
+	if m.st.PostPromotionUntil != nil {
+		m.st.Message += fmt.Sprintf("; checks go on until %s", m.st.PostPromotionUntil.UTC().Format("15:04:05"))
+		m.requeueChecks()
+	}
 	m.route = nil
 	m.deploy = nil
 	m.setWeight(canary.Other(), 0, false)

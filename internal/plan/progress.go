@@ -16,6 +16,9 @@ func (m *machine) progress() {
 	if m.st.CurrentStep > last { // the steps were shortened in flight
 		m.st.CurrentStep = last
 	}
+	if m.st.Phase == v1.PhaseFailed {
+		m.st.Phase = v1.PhaseProgressing // the problem that failed it is gone
+	}
 	breach := m.recordChecks()
 	if reason, ok := m.ctl.abortReason(); ok {
 		m.st.AbortReason = reason
@@ -32,6 +35,9 @@ func (m *machine) progress() {
 		return
 	}
 	deadline := m.spec.Deadline()
+	if known && ready >= ReplicasFor(m.spec.DesiredReplicas(), m.steps[m.st.CurrentStep].Weight) {
+		m.st.WaitingForPodsSince = nil // the pods are there; whatever holds now, it is not them
+	}
 	if w := m.st.WaitingForPodsSince; w != nil && !m.obs.Now.Before(w.Add(deadline)) {
 		m.rollback(fmt.Sprintf("canary pods not ready within progressDeadline %s", deadline))
 		return
@@ -42,7 +48,7 @@ func (m *machine) progress() {
 	}
 	m.applyGateControls()
 
-	paused := m.obs.Annotations[v1.AnnotationPause] == "true"
+	paused := m.holdReason()
 	for range 2 { // at most one advance per reconcile: the next step's weight is set at once
 		if !m.stepWeight(canary, ready, known, paused) {
 			break
@@ -74,9 +80,15 @@ func (m *machine) applyGateControls() {
 		m.st.CurrentStep = last
 		m.st.GatePassed = false
 	}
+	step := m.steps[m.st.CurrentStep]
+	if step.Pause != nil && step.Pause.Approvals > 0 {
+		m.collectApprovals()
+	}
 	if m.ctl.promote {
 		m.ctl.promote = false
-		if m.steps[m.st.CurrentStep].Pause != nil && !m.st.GatePassed {
+		if step.Pause != nil && step.Pause.Approvals > 0 {
+			m.event(true, "ControlIgnored", "%s ignored: step %d needs %d approvals (kubectl ramp approve)", v1.AnnotationPromote, m.st.CurrentStep, step.Pause.Approvals)
+		} else if step.Pause != nil && !m.st.GatePassed {
 			m.st.GatePassed = true
 			m.event(false, "GatePassed", "ramp.dev/promote passed the gate of step %d", m.st.CurrentStep)
 		} else {
@@ -91,21 +103,28 @@ func (m *machine) applyGateControls() {
 // stepWeight sets the current step's weight once the canary has the ready
 // pods it needs, and keeps the routes carrying the decided weight. It
 // reports whether the step's weight is in effect.
-func (m *machine) stepWeight(canary v1.Color, ready int32, known, paused bool) bool {
+func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, paused string) bool {
 	target := m.steps[m.st.CurrentStep].Weight
 	need := ReplicasFor(m.spec.DesiredReplicas(), target)
 	readyFor := func(w int32) bool { return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w)) }
 
-	if m.st.CanaryWeight != target {
+	// StepStartedAt is nil until the step's weight is set: a step whose
+	// weight equals the last one's still starts (and holds) on its own.
+	if m.st.StepStartedAt == nil || m.st.CanaryWeight != target {
 		switch {
-		case paused && target > m.st.CanaryWeight:
-			m.held = "paused by " + v1.AnnotationPause
+		case paused != "" && target > m.st.CanaryWeight:
+			m.held = paused
+			if readyFor(target) {
+				m.st.WaitingForPodsSince = nil // held by the pause, not by pods
+			} else if m.st.WaitingForPodsSince == nil {
+				now := m.now()
+				m.st.WaitingForPodsSince = &now
+			}
 		case readyFor(target):
 			m.st.CanaryWeight = target
 			now := m.now()
 			m.st.StepStartedAt = &now
 			m.st.WaitingForPodsSince = nil
-			m.st.GatePassed = false
 			m.setWeight(canary, target, false)
 			m.event(false, "StepStarted", "step %d/%d: %d%% to %s", m.st.CurrentStep, len(m.steps), target, canary)
 			return true
@@ -121,7 +140,11 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known, paused bool) b
 		m.keepRoute(canary, ready, known)
 		return false
 	}
-	return m.keepRoute(canary, ready, known)
+	if !m.keepRoute(canary, ready, known) {
+		return false
+	}
+	m.st.WaitingForPodsSince = nil
+	return true
 }
 
 // keepRoute repairs routes that do not carry the decided weight: at once when
@@ -152,7 +175,7 @@ func (m *machine) keepRoute(canary v1.Color, ready int32, known bool) bool {
 // advance moves past the current step when its hold has passed, every metric
 // passed at it, its gate (if any) is open and nothing pauses the rollout. It
 // reports whether the rollout moved.
-func (m *machine) advance(paused bool) bool {
+func (m *machine) advance(paused string) bool {
 	i := m.st.CurrentStep
 	step := m.steps[i]
 	last := int32(len(m.steps) - 1)
@@ -162,20 +185,20 @@ func (m *machine) advance(paused bool) bool {
 	}
 	holdEnd := m.st.StepStartedAt.Add(m.spec.StepHold(step))
 	checked, why := m.checksPassedSince(m.st.StepStartedAt.Time)
-	gateOpen := step.Pause == nil || m.st.GatePassed
+	gateOpen, gateWait := m.gate(step)
 	switch {
 	case why != "":
 		m.held = why
-	case paused:
-		m.held = "paused by " + v1.AnnotationPause
+	case paused != "":
+		m.held = paused
 	case !gateOpen && checked && !m.obs.Now.Before(holdEnd):
-		m.held = fmt.Sprintf("step %d waits for %s", i, v1.AnnotationPromote)
+		m.held = fmt.Sprintf("step %d waits for %s", i, gateWait)
 	}
 	if m.obs.Now.Before(holdEnd) {
 		m.until(holdEnd)
 		return false
 	}
-	if !checked || !gateOpen || paused {
+	if !checked || !gateOpen || paused != "" {
 		return false
 	}
 	if i == last {
@@ -183,8 +206,25 @@ func (m *machine) advance(paused bool) bool {
 		return true
 	}
 	m.st.CurrentStep = i + 1
+	m.st.StepStartedAt = nil
 	m.st.GatePassed = false
+	m.st.Approvals = nil
 	return true
+}
+
+// holdReason says what holds a rollout in flight at its weight: the pause
+// annotation or a closed deploy window; "" when nothing does.
+func (m *machine) holdReason() string {
+	switch {
+	case m.obs.Annotations[v1.AnnotationPause] == "true":
+		return "paused by " + v1.AnnotationPause
+	case m.obs.WindowClosed != "":
+		if !m.obs.WindowNext.IsZero() {
+			m.until(m.obs.WindowNext)
+		}
+		return "deploy window: " + m.obs.WindowClosed
+	}
+	return ""
 }
 
 // requeueChecks asks to look again when the next check is due.
@@ -197,14 +237,43 @@ func (m *machine) requeueChecks() {
 	}
 }
 
+// Watching reports whether the checks watch a promoted color (see
+// spec.postPromotion) rather than a canary.
+func Watching(st *v1.RolloutStatus) bool {
+	return st.PostPromotionUntil != nil && st.CanaryRevision == ""
+}
+
 // NextCheckAt is when the metrics are next due for a check: on the grid of
-// analysis intervals from the moment the current weight took effect. It is
-// false when no check is planned.
+// analysis intervals from the moment the current weight took effect (or the
+// promotion, while watching after it). It is false when no check is planned.
 func NextCheckAt(spec *v1.RolloutSpec, st *v1.RolloutStatus) (time.Time, bool) {
-	if spec.Analysis == nil || !inFlight(st) || st.StepStartedAt == nil {
+	if spec.Analysis == nil {
 		return time.Time{}, false
 	}
 	interval := spec.AnalysisInterval()
+	if Watching(st) {
+		if spec.PostPromotion == nil {
+			return time.Time{}, false // the watch was removed from the spec
+		}
+		until := st.PostPromotionUntil.Time
+		start := until.Add(-spec.PostPromotion.Hold.Duration)
+		next := start.Add(interval)
+		if st.Analysis != nil && st.Analysis.LastCheckAt != nil && !st.Analysis.LastCheckAt.Time.Before(start) {
+			next = start.Add((st.Analysis.LastCheckAt.Sub(start)/interval + 1) * interval)
+		}
+		return minTime(next, until), true
+	}
+	if !inFlight(st) {
+		return time.Time{}, false
+	}
+	if st.StepStartedAt == nil {
+		// Between two steps (the next waits for pods or a pause) the canary
+		// carries the last weight: keep checking it on the same cadence.
+		if st.CanaryWeight == 0 || st.Analysis == nil || st.Analysis.LastCheckAt == nil {
+			return time.Time{}, false
+		}
+		return st.Analysis.LastCheckAt.Add(interval), true
+	}
 	start := st.StepStartedAt.Time
 	if st.Analysis == nil || st.Analysis.LastCheckAt == nil || st.Analysis.LastCheckAt.Before(st.StepStartedAt) {
 		return start.Add(interval), true
@@ -218,4 +287,11 @@ func NextCheckAt(spec *v1.RolloutSpec, st *v1.RolloutStatus) (time.Time, bool) {
 func ChecksDue(spec *v1.RolloutSpec, st *v1.RolloutStatus, now time.Time) bool {
 	at, ok := NextCheckAt(spec, st)
 	return ok && !now.Before(at)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

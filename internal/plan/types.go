@@ -87,6 +87,10 @@ type Observations struct {
 	Checks []Check
 	// Annotations are the Rollout's annotations.
 	Annotations map[string]string
+	// WindowClosed says why deploy windows hold progress now; "" when open.
+	WindowClosed string
+	// WindowNext is when the deploy windows may change next; zero if never.
+	WindowNext time.Time
 }
 
 // Deployment returns the observation of color c.

@@ -113,6 +113,9 @@ func Start() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// envtest leaves etcd and kube-apiserver running when it fails
+		// after starting them (e.g. a CRD the server refuses).
+		_ = env.Stop()
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 200, 400

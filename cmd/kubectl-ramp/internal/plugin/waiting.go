@@ -1,0 +1,155 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/plan"
+)
+
+// waitingFor says what the rollout waits for next, read from its spec and
+// status in the order the step machine applies its rules.
+func waitingFor(ro *v1.Rollout, now time.Time) string {
+	st := &ro.Status
+	switch {
+	case st.Phase == "":
+		return "the controller to see the Rollout (is ramp-controller running?)"
+	case st.Phase == v1.PhaseFailed:
+		msg := st.Message
+		if c := meta.FindStatusCondition(st.Conditions, v1.ConditionValid); c != nil && c.Status == metav1.ConditionFalse {
+			msg = c.Message
+		}
+		return "a fix to the Rollout: " + msg
+	case st.Phase == v1.PhaseRolledBack:
+		return fmt.Sprintf("a new template, or %s to roll %s out again (kubectl ramp retry %s)", v1.AnnotationRetry, st.CanaryRevision, ro.Name)
+	case !inFlight(st):
+		return idleWaiting(ro, now)
+	}
+	return strings.Join(flightWaiting(ro, now), "; ")
+}
+
+func heldMessage(ro *v1.Rollout) string {
+	if c := meta.FindStatusCondition(ro.Status.Conditions, v1.ConditionPaused); c != nil && c.Status == metav1.ConditionTrue {
+		return c.Message
+	}
+	return ""
+}
+
+// idleWaiting is what a Rollout with nothing in flight waits for.
+func idleWaiting(ro *v1.Rollout, now time.Time) string {
+	st := &ro.Status
+	switch {
+	case st.Phase == v1.PhasePaused: // a new revision that deploy windows keep from starting
+		if h := heldMessage(ro); h != "" {
+			return h
+		}
+		return st.Message
+	case st.Phase == v1.PhaseProgressing:
+		return st.Message
+	case ro.Generation != st.ObservedGeneration && st.ObservedGeneration != 0:
+		return fmt.Sprintf("the controller to act on generation %d (observed %d)", ro.Generation, st.ObservedGeneration)
+	case st.PostPromotionUntil != nil && st.PostPromotionUntil.After(now):
+		return fmt.Sprintf("the checks after the promotion to end at %s (%s)", clock(st.PostPromotionUntil.Time), in(st.PostPromotionUntil.Time, now))
+	}
+	return "nothing: a change of spec.template starts a rollout"
+}
+
+// flightWaiting lists what a rollout in flight waits for, first things first.
+func flightWaiting(ro *v1.Rollout, now time.Time) []string {
+	st, name := &ro.Status, ro.Name
+	var out []string
+	if ro.Annotations[v1.AnnotationPause] == "true" {
+		out = append(out, fmt.Sprintf("%s to be removed (kubectl ramp resume %s)", v1.AnnotationPause, name))
+	}
+	if h := heldMessage(ro); strings.Contains(h, "deploy window") {
+		out = append(out, h)
+	}
+	steps := ro.Spec.EffectiveSteps()
+	i := min(max(st.CurrentStep, 0), int32(len(steps)-1))
+	step := steps[i]
+	canary := st.StableColor.Other()
+	if st.PromoteFull {
+		out = append(out, fmt.Sprintf("the promotion of %s (%s asked to skip the remaining steps)", canary, v1.AnnotationPromoteFull))
+	}
+	if st.CanaryWeight != step.Weight || st.StepStartedAt == nil {
+		if len(out) > 0 { // paused: the weight is not raised, pods or not
+			return out
+		}
+		w := fmt.Sprintf("%s pods ready for %d%%", canary, step.Weight)
+		if s := st.WaitingForPodsSince; s != nil {
+			deadline := s.Add(ro.Spec.Deadline())
+			w += fmt.Sprintf(" (rolls back %s, at %s, if they are not)", in(deadline, now), clock(deadline))
+		}
+		return append(out, w)
+	}
+	if st.PromoteFull {
+		return out
+	}
+	if end := st.StepStartedAt.Add(ro.Spec.StepHold(step)); now.Before(end) {
+		out = append(out, fmt.Sprintf("the hold of step %d to end at %s (%s)", i, clock(end), in(end, now)))
+	}
+	out = append(out, pendingChecks(ro, now)...)
+	if step.Pause != nil && !st.GatePassed {
+		if need := step.Pause.Approvals; need > 0 {
+			left := need - int32(len(st.Approvals))
+			out = append(out, fmt.Sprintf("%d more approval(s) of %d (kubectl ramp approve %s)", max(left, 1), need, name))
+		} else {
+			out = append(out, fmt.Sprintf("%s (kubectl ramp promote %s)", v1.AnnotationPromote, name))
+		}
+	}
+	if len(out) == 0 {
+		if int(i) == len(steps)-1 {
+			return []string{fmt.Sprintf("the controller to promote %s", canary)}
+		}
+		return []string{fmt.Sprintf("the controller to move to step %d (%d%%)", i+1, steps[i+1].Weight)}
+	}
+	return out
+}
+
+// pendingChecks names the metrics that have not passed at this step yet,
+// and when they are checked next.
+func pendingChecks(ro *v1.Rollout, now time.Time) []string {
+	st := &ro.Status
+	if ro.Spec.Analysis == nil || st.StepStartedAt == nil {
+		return nil
+	}
+	var undecided, unchecked []string
+	for _, m := range ro.Spec.Analysis.Metrics {
+		var ms *v1.MetricStatus
+		if st.Analysis != nil {
+			for i := range st.Analysis.Metrics {
+				if st.Analysis.Metrics[i].Name == m.Name {
+					ms = &st.Analysis.Metrics[i]
+				}
+			}
+		}
+		switch {
+		case ms == nil || ms.CheckedAt == nil || ms.CheckedAt.Before(st.StepStartedAt):
+			unchecked = append(unchecked, m.Name)
+		case ms.Phase == v1.CheckPassed:
+		default:
+			u := fmt.Sprintf("%s to pass (last %s", m.Name, ms.Phase)
+			if ms.Message != "" {
+				u += ": " + ms.Message
+			}
+			undecided = append(undecided, u+")")
+		}
+	}
+	if len(undecided) == 0 && len(unchecked) == 0 {
+		return nil
+	}
+	out := undecided
+	next := "the next check"
+	if len(unchecked) > 0 {
+		next = "a check of " + strings.Join(unchecked, ", ")
+	}
+	if at, ok := plan.NextCheckAt(&ro.Spec, st); ok {
+		next += fmt.Sprintf(" (%s)", in(at, now))
+	}
+	return append(out, next)
+}

@@ -1,0 +1,113 @@
+package plan
+
+import (
+	"testing"
+	"time"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// Regressions found by the table and fuzz tests, one named case each.
+func TestRegressions(t *testing.T) {
+	t.Run("a rolled-back revision stays off traffic across a passing route problem", func(t *testing.T) {
+		prev := flying(2, 0, 0)
+		prev.Phase, prev.StepStartedAt = v1.PhaseRolledBack, nil
+		o := observe(time.Minute, revB, dep(revB, 0, 0), routeTo(0))
+		o.Route.Problem = "route gone"
+		d1 := Next(newSpec(), prev, o)
+		if d1.Status.Phase != v1.PhaseRolledBack {
+			t.Fatalf("phase %s during the problem, want RolledBack kept", d1.Status.Phase)
+		}
+		d2 := Next(newSpec(), &d1.Status, observe(2*time.Minute, revB, dep(revB, 2, 2), routeTo(0)))
+		for _, a := range d2.Actions {
+			if a.Kind == SetWeights && a.Weight > 0 || a.Kind == ApplyDeployment && a.Color == v1.Green {
+				t.Fatalf("the rolled-back revision came back: %+v", d2.Actions)
+			}
+		}
+	})
+	t.Run("a rollout in flight leaves Failed once its problem is fixed", func(t *testing.T) {
+		prev := flying(1, 5, 0)
+		prev.Phase = v1.PhaseFailed
+		d := Next(newSpec(), prev, observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)))
+		if d.Status.Phase != v1.PhaseProgressing {
+			t.Fatalf("phase %s, want Progressing", d.Status.Phase)
+		}
+	})
+	t.Run("a pause longer than progressDeadline with ready pods does not roll back", func(t *testing.T) {
+		prev := flying(0, 0, 0)
+		prev.StepStartedAt = nil
+		prev.WaitingForPodsSince = ts(0)
+		o := withAnn(observe(11*time.Minute, revB, dep(revB, 1, 1), routeTo(0)), v1.AnnotationPause, "true")
+		d := Next(newSpec(), prev, o)
+		if d.Status.Phase == v1.PhaseRolledBack || d.Status.WaitingForPodsSince != nil {
+			t.Fatalf("phase %s, waiting since %v: a pause is not a wait for pods", d.Status.Phase, d.Status.WaitingForPodsSince)
+		}
+	})
+	t.Run("waiting for pods ends once the route carries the weight", func(t *testing.T) {
+		prev := flying(1, 50, 0)
+		prev.WaitingForPodsSince = ts(time.Minute)
+		d := Next(newSpec(withSteps(step(10), held(50, time.Hour), step(100))), prev, observe(2*time.Minute, revB, dep(revB, 2, 2), routeTo(0)))
+		if d.Status.WaitingForPodsSince != nil {
+			t.Fatalf("still waiting for pods since %v after the route was repaired", d.Status.WaitingForPodsSince)
+		}
+	})
+	t.Run("a check from before the weight was set does not pass the step", func(t *testing.T) {
+		spec := newSpec(withSteps(step(10), held(50, 30*time.Second), step(100)))
+		prev := checked(flying(1, 50, time.Minute), v1.CheckPassed, time.Minute, "error-rate", "latency")
+		d := Next(spec, prev, observe(90*time.Second, revB, dep(revB, 2, 2), routeTo(50)))
+		if d.Status.CurrentStep != 1 {
+			t.Fatalf("advanced to step %d without a check at 50%%", d.Status.CurrentStep)
+		}
+	})
+	t.Run("a first step of weight 0 starts without a panic", func(t *testing.T) {
+		d := Next(newSpec(withSteps(step(0), step(100))), healthy(), observe(0, revB, Deployment{}, routeTo(0)))
+		if d.Status.CanaryRevision != revB || d.Status.StepStartedAt == nil || d.Status.CanaryWeight != 0 {
+			t.Fatalf("status %+v, want step 0 at 0%% started", d.Status)
+		}
+	})
+	t.Run("a step with the weight of the last one still holds on its own", func(t *testing.T) {
+		spec := newSpec(withSteps(step(25), held(25, 10*time.Minute), step(100)))
+		prev := flying(0, 25, 0)
+		d := Next(spec, prev, withChecks(observe(time.Minute, revB, dep(revB, 4, 4), routeTo(25)), results(v1.CheckPassed, "0")))
+		if d.Status.CurrentStep != 1 || d.Status.StepStartedAt == nil || !d.Status.StepStartedAt.Time.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("step %d started %v, want step 1 started at t0+1m", d.Status.CurrentStep, d.Status.StepStartedAt)
+		}
+	})
+	t.Run("a promote given while the gate step waits for pods is kept", func(t *testing.T) {
+		spec := newSpec(withSteps(step(10), gate(50), step(100)))
+		prev := flying(1, 10, 0)
+		prev.StepStartedAt = nil
+		d1 := Next(spec, prev, withAnn(observe(time.Minute, revB, dep(revB, 2, 1), routeTo(10)), v1.AnnotationPromote, "go"))
+		if !d1.Status.GatePassed {
+			t.Fatalf("promote not recorded on the gate")
+		}
+		d2 := Next(spec, &d1.Status, withAnn(observe(2*time.Minute, revB, dep(revB, 2, 2), routeTo(10)), v1.AnnotationPromote, "go"))
+		if !d2.Status.GatePassed || d2.Status.CanaryWeight != 50 {
+			t.Fatalf("gate passed %v at %d%%: the promote was lost when the weight was set", d2.Status.GatePassed, d2.Status.CanaryWeight)
+		}
+	})
+	t.Run("an empty abort acts once", func(t *testing.T) {
+		d := Next(newSpec(), flying(1, 5, 0), withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, ""))
+		if d.Status.Phase != v1.PhaseRolledBack || d.Status.AbortReason != "no reason given" {
+			t.Fatalf("phase %s reason %q, want RolledBack with no reason given", d.Status.Phase, d.Status.AbortReason)
+		}
+	})
+	t.Run("an abort during a route problem waits, then acts", func(t *testing.T) {
+		o := withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, "stop")
+		o.Route.Problem = "route gone"
+		d1 := Next(newSpec(), flying(1, 5, 0), o)
+		o.Route.Problem = ""
+		d2 := Next(newSpec(), &d1.Status, o)
+		if d2.Status.Phase != v1.PhaseRolledBack {
+			t.Fatalf("phase %s, want the abort acted on once the route is back", d2.Status.Phase)
+		}
+	})
+	t.Run("an abort with only a spec problem rolls back at once", func(t *testing.T) {
+		o := withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, "stop")
+		o.SpecProblems = []string{"spec.analysis.metrics[0].query: bad"}
+		d := Next(newSpec(), flying(1, 5, 0), o)
+		if d.Status.Phase != v1.PhaseRolledBack || len(d.Actions) == 0 || d.Actions[0] != rollbackW(v1.Green) {
+			t.Fatalf("phase %s actions %+v, want a rollback", d.Status.Phase, d.Actions)
+		}
+	})
+}

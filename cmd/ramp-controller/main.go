@@ -24,6 +24,8 @@ func main() {
 func run() error {
 	var o manager.Options
 	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 turns it off")
+	flag.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS with authentication and authorization by the API server; false serves plain HTTP (local runs)")
+	flag.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "folder with tls.crt and tls.key for the metrics server; a self-signed certificate is made when empty")
 	flag.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address the health probes bind to")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")

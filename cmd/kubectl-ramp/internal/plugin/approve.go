@@ -26,13 +26,18 @@ func newApproveCommand(o *Options) *cobra.Command {
 			}
 			value := rampv1.ApprovalValue(st.CanaryRevision, st.CurrentStep, user)
 			return control{key: rampv1.ApprovalKey(user), value: &value, settled: func(_, now *rampv1.Rollout) (bool, string, error) {
-				if slices.Contains(approvers(&now.Status), user) {
-					return true, fmt.Sprintf("approval of %s recorded", user), nil
+				n := &now.Status
+				switch {
+				case n.CanaryRevision == st.CanaryRevision && n.CurrentStep == st.CurrentStep && n.Phase != rampv1.PhaseRolledBack:
+					if slices.Contains(approvers(n), user) {
+						return true, fmt.Sprintf("approval of %s recorded", user), nil
+					}
+					return false, "", nil
+				case n.CanaryRevision == st.CanaryRevision && n.CurrentStep > st.CurrentStep && n.Phase != rampv1.PhaseRolledBack,
+					n.StableRevision == st.CanaryRevision:
+					return true, fmt.Sprintf("approval of %s opened the gate of step %s", user, st.StepProgress), nil
 				}
-				if now.Status.CanaryRevision != st.CanaryRevision || now.Status.CurrentStep != st.CurrentStep {
-					return true, "", fmt.Errorf("the rollout moved on before the controller recorded the approval of %s", user)
-				}
-				return false, "", nil
+				return true, "", fmt.Errorf("the rollout left the gate of step %s (phase %s) before the controller recorded the approval of %s", st.StepProgress, n.Phase, user)
 			}}, nil
 		})
 	return cmd
@@ -49,8 +54,8 @@ func approvable(ro *rampv1.Rollout) error {
 		return exitf(ExitNotDone, "nothing to approve: step %s of rollout %s has no gate", st.StepProgress, ro.Name)
 	case steps[st.CurrentStep].Pause.Approvals == 0:
 		return exitf(ExitNotDone, "nothing to approve: the gate of step %s takes %s, not approvals (kubectl ramp promote %s)", st.StepProgress, rampv1.AnnotationPromote, ro.Name)
-	case st.GatePassed:
-		return exitf(ExitNotDone, "nothing to approve: the gate of step %s is open already", st.StepProgress)
+	case int32(len(st.Approvals)) >= steps[st.CurrentStep].Pause.Approvals:
+		return exitf(ExitNotDone, "nothing to approve: the gate of step %s is open already (%s)", st.StepProgress, approvalsLine(ro))
 	}
 	return nil
 }

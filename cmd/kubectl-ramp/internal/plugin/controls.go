@@ -206,11 +206,26 @@ func promoteSettled(value string) func(before, now *rampv1.Rollout) (bool, strin
 			return true, fmt.Sprintf("gate of step %d passed, now at step %s", b.CurrentStep, n.StepProgress), nil
 		case n.GatePassed:
 			return true, fmt.Sprintf("gate of step %d passed; the step ends once its hold and checks have passed", n.CurrentStep), nil
-		case !inFlight(b):
-			return true, "", fmt.Errorf("the controller ignored %s: nothing is in flight", rampv1.AnnotationPromote)
 		}
-		return true, "", fmt.Errorf("the controller ignored %s: step %s has no gate waiting (kubectl ramp promote --full %s skips the remaining steps)", rampv1.AnnotationPromote, n.StepProgress, now.Name)
+		return true, "", fmt.Errorf("the controller ignored %s: %s", rampv1.AnnotationPromote, promoteIgnored(now))
 	}
+}
+
+// promoteIgnored says why ramp.dev/promote had nothing to do.
+func promoteIgnored(ro *rampv1.Rollout) string {
+	st := &ro.Status
+	if !inFlight(st) {
+		return "nothing is in flight"
+	}
+	steps := ro.Spec.EffectiveSteps()
+	step := steps[min(max(st.CurrentStep, 0), int32(len(steps)-1))]
+	switch {
+	case gateNeeds(step) > 0:
+		return fmt.Sprintf("the gate of step %s needs %d approvals (kubectl ramp approve %s)", st.StepProgress, gateNeeds(step), ro.Name)
+	case step.Pause != nil:
+		return fmt.Sprintf("the gate of step %s is open already", st.StepProgress)
+	}
+	return fmt.Sprintf("step %s has no gate (kubectl ramp promote --full %s skips the remaining steps)", st.StepProgress, ro.Name)
 }
 
 func promoteFullSettled(value string) func(before, now *rampv1.Rollout) (bool, string, error) {

@@ -173,8 +173,11 @@ func finished(ro *v1.Rollout, watched string, now time.Time) (code int, msg stri
 		if st.CanaryRevision != "" {
 			return 0, "", false
 		}
-		if u := st.PostPromotionUntil; u != nil && u.After(now) {
-			return 0, "", false // checks go on after the promotion; a breach still switches back
+		if u := st.PostPromotionUntil; u != nil && now.Before(u.Add(time.Minute)) {
+			// Checks go on after the promotion and a breach still switches
+			// back; the controller clears the time once the last check
+			// passed (a minute's grace covers a controller that is gone).
+			return 0, "", false
 		}
 		if watched != "" && st.StableRevision == watched {
 			return ExitOK, fmt.Sprintf("promoted: %s serves all traffic", stableOf(st)), true

@@ -103,9 +103,9 @@ func TestWaitingFor(t *testing.T) {
 			ro.Status.Analysis.Metrics = ro.Status.Analysis.Metrics[:1]
 		}, "the hold of step 2 to end at 10:00:30Z (in 30s); a check of p99-latency, success (in 30s)"},
 		"undecided check": {func(ro *v1.Rollout) {
-			ro.Status.StepStartedAt = at(-5 * time.Minute)
+			ro.Status.StepStartedAt = at(-4*time.Minute - 33*time.Second)
 			ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckInconclusive, Message: "no data", CheckedAt: at(-3 * time.Second)}
-		}, "p99-latency to pass (last Inconclusive: no data); the next check (in 57s)"},
+		}, "p99-latency to pass (last Inconclusive: no data); the next check (in 27s)"},
 		"pods": {func(ro *v1.Rollout) {
 			ro.Status.CurrentStep, ro.Status.WaitingForPodsSince = 3, at(-time.Minute)
 			ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 10 * time.Minute}
@@ -122,7 +122,12 @@ func TestWaitingFor(t *testing.T) {
 			ro.Spec.Steps[3].Pause.Approvals = 0
 			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, at(-5*time.Minute)
 		}, "ramp.dev/promote (kubectl ramp promote shop)"},
+		"approved": {func(ro *v1.Rollout) {
+			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, at(-5*time.Minute)
+			ro.Status.Approvals = []v1.Approval{{User: "alice"}, {User: "bob"}}
+		}, "the controller to move to step 4 (100%)"},
 		"gate passed": {func(ro *v1.Rollout) {
+			ro.Spec.Steps[3].Pause.Approvals = 0
 			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt, ro.Status.GatePassed = 3, 50, at(-5*time.Minute), true
 		}, "the controller to move to step 4 (100%)"},
 		"deploy window in flight": {func(ro *v1.Rollout) {
@@ -165,6 +170,9 @@ func TestFinished(t *testing.T) {
 		"promoted": {func(ro *v1.Rollout) {
 			ro.Status.Phase, ro.Status.StableRevision, ro.Status.CanaryRevision = v1.PhaseHealthy, "7f5c8d6b4", ""
 		}, "7f5c8d6b4", ExitOK, true},
+		"watch after promotion ended": {func(ro *v1.Rollout) {
+			ro.Status.Phase, ro.Status.StableRevision, ro.Status.CanaryRevision = v1.PhaseHealthy, "7f5c8d6b4", ""
+		}, "7f5c8d6b4", ExitOK, true},
 		"watching after promotion": {func(ro *v1.Rollout) {
 			ro.Status.Phase, ro.Status.StableRevision, ro.Status.CanaryRevision = v1.PhaseHealthy, "7f5c8d6b4", ""
 			ro.Status.PostPromotionUntil = at(time.Minute)
@@ -195,7 +203,8 @@ func TestApprovable(t *testing.T) {
 		"at the gate":  {atGate, ""},
 		"no gate":      {func(*v1.Rollout) {}, "step 2/5 of rollout shop has no gate"},
 		"promote gate": {func(ro *v1.Rollout) { atGate(ro); ro.Spec.Steps[3].Pause.Approvals = 0 }, "takes ramp.dev/promote, not approvals"},
-		"open gate":    {func(ro *v1.Rollout) { atGate(ro); ro.Status.GatePassed = true }, "is open already"},
+		"open gate":    {func(ro *v1.Rollout) { atGate(ro); ro.Status.Approvals = []v1.Approval{{User: "a"}, {User: "b"}} }, "is open already (2 of 2 (a, b))"},
+		"one of two":   {func(ro *v1.Rollout) { atGate(ro); ro.Status.Approvals = []v1.Approval{{User: "a"}} }, ""},
 		"idle":         {func(ro *v1.Rollout) { ro.Status.CanaryRevision, ro.Status.Phase = "", v1.PhaseHealthy }, "has nothing in flight (phase Healthy)"},
 		"rolled back":  {func(ro *v1.Rollout) { atGate(ro); ro.Status.Phase = v1.PhaseRolledBack }, "has nothing in flight (phase RolledBack)"},
 	} {
@@ -216,7 +225,8 @@ func TestWriteStatus(t *testing.T) {
 	ro.Annotations = map[string]string{v1.AnnotationPause: "true"}
 	ro.Status.Phase = v1.PhasePaused
 	ro.Status.CurrentStep, ro.Status.StepProgress, ro.Status.CanaryWeight = 3, "3/5", 50
-	ro.Status.StepStartedAt = at(-5 * time.Minute)
+	ro.Status.StepStartedAt = at(-4*time.Minute - 33*time.Second)
+	ro.Spec.Analysis.FailureLimit = 1
 	ro.Status.Message = "step 3/5: 50% to green, held: paused by ramp.dev/pause"
 	ro.Status.Conditions = []metav1.Condition{{Type: v1.ConditionPaused, Status: metav1.ConditionTrue, Reason: "Held", Message: "paused by ramp.dev/pause"}}
 	ro.Status.Approvals = []v1.Approval{{User: "alice"}}
@@ -235,13 +245,13 @@ Step:        3/5  1% 5% 25% [50%(gate, 2 approvals)] 100%
 Weight:      [##########          ] 50% to green
 Stable:      blue@6d8f7c9b5  registry.example/shop:v1.2.3
 Canary:      green@7f5c8d6b4  registry.example/shop:v1.2.4
-Checks:      every 1m0s, 1 failed (limit 0), last 3s ago
+Checks:      every 1m0s, 1 failed (limit 1), last 3s ago
   error-rate   0.002 <= 0.01  Passed  3s ago
   p99-latency  0.7 > 0.5      Failed  63s ago
-  success      ? (>= 0.99)    Error   3s ago   prometheus: 503
+  success      ? (>= 0.99)    Error   3s ago  prometheus: 503
 Paused:      paused by ramp.dev/pause
 Approvals:   1 of 2 (alice)
-Waiting for: ramp.dev/pause to be removed (kubectl ramp resume shop); success to pass (last Error: prometheus: 503); the next check (in 57s); 1 more approval(s) of 2 (kubectl ramp approve shop)
+Waiting for: ramp.dev/pause to be removed (kubectl ramp resume shop); p99-latency to pass (last Failed); success to pass (last Error: prometheus: 503); the next check (in 27s); 1 more approval(s) of 2 (kubectl ramp approve shop)
 `
 	if got := b.String(); got != want {
 		t.Errorf("status:\n%s\nwant:\n%s", got, want)
@@ -256,9 +266,9 @@ func TestWriteList(t *testing.T) {
 	if err := writeList(&out, []v1.Rollout{*b, *a}, true, now); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAMESPACE   NAME   PHASE         STEP   WEIGHT                       STABLE            CANARY            AGE
-cart        cart   Healthy       -      [                    ] 0%    green@5c4b3a2     -                 3h
-shop        shop   Progressing   2/5    [#####               ] 25%   blue@6d8f7c9b5    green@7f5c8d6b4   3h
+	want := `NAMESPACE   NAME   PHASE         STEP   WEIGHT                       STABLE           CANARY            AGE
+cart        cart   Healthy       -      [                    ] 0%    green@5c4b3a2    -                 3h
+shop        shop   Progressing   2/5    [#####               ] 25%   blue@6d8f7c9b5   green@7f5c8d6b4   3h
 `
 	if got := out.String(); got != want {
 		t.Errorf("list:\n%s\nwant:\n%s", got, want)

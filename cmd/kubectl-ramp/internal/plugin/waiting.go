@@ -94,13 +94,12 @@ func flightWaiting(ro *v1.Rollout, now time.Time) []string {
 		out = append(out, fmt.Sprintf("the hold of step %d to end at %s (%s)", i, clock(end), in(end, now)))
 	}
 	out = append(out, pendingChecks(ro, now)...)
-	if step.Pause != nil && !st.GatePassed {
-		if need := step.Pause.Approvals; need > 0 {
-			left := need - int32(len(st.Approvals))
-			out = append(out, fmt.Sprintf("%d more approval(s) of %d (kubectl ramp approve %s)", max(left, 1), need, name))
-		} else {
-			out = append(out, fmt.Sprintf("%s (kubectl ramp promote %s)", v1.AnnotationPromote, name))
-		}
+	switch need, have := gateNeeds(step), int32(len(st.Approvals)); {
+	case step.Pause == nil:
+	case need > 0 && have < need:
+		out = append(out, fmt.Sprintf("%d more approval(s) of %d (kubectl ramp approve %s)", need-have, need, name))
+	case need == 0 && !st.GatePassed:
+		out = append(out, fmt.Sprintf("%s (kubectl ramp promote %s)", v1.AnnotationPromote, name))
 	}
 	if len(out) == 0 {
 		if int(i) == len(steps)-1 {
@@ -152,4 +151,13 @@ func pendingChecks(ro *v1.Rollout, now time.Time) []string {
 		next += fmt.Sprintf(" (%s)", in(at, now))
 	}
 	return append(out, next)
+}
+
+// gateNeeds is the number of approvals a step's gate needs; zero for a
+// gate that ramp.dev/promote opens, or for no gate.
+func gateNeeds(step v1.Step) int32 {
+	if step.Pause == nil {
+		return 0
+	}
+	return step.Pause.Approvals
 }

@@ -29,7 +29,9 @@ func run() error {
 	flag.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address the health probes bind to")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
-	flag.IntVar(&o.Workers, "workers", 4, "number of Rollouts reconciled at once")
+	flag.IntVar(&o.Workers, "workers", 8, "number of Rollouts reconciled at once")
+	qps := flag.Float64("kube-api-qps", 50, "requests per second to the API server")
+	burst := flag.Int("kube-api-burst", 100, "burst of requests to the API server")
 	var namespaces string
 	flag.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to watch (default: all)")
 	zo := zap.Options{Development: false}
@@ -46,6 +48,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	mgr, err := manager.New(ctx, cfg, o)
 	if err != nil {
 		return err

@@ -11,8 +11,6 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,55 +113,15 @@ func (f *fixture) stopManager() {
 	}
 }
 
-const errorMetric = "ramp_test_error_ratio"
+const errorMetric = testenv.ErrorMetric
 
 // rollout is a Rollout of image with fast timings: checks every second.
 func (f *fixture) rollout(name, image string) *v1.Rollout {
-	maxErr := 0.01
-	replicas := int32(4)
-	return &v1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
-		Spec: v1.RolloutSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-			Service:        v1.ServiceSpec{Port: 80},
-			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
-			Analysis: &v1.Analysis{
-				Interval:   &metav1.Duration{Duration: time.Second},
-				Prometheus: v1.PrometheusProvider{Address: prom.URL},
-				Metrics: []v1.Metric{{
-					Name:  "error-rate",
-					Query: errorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,
-					Max:   &maxErr,
-				}},
-			},
-			ProgressDeadline: &metav1.Duration{Duration: 30 * time.Second},
-			ScaleDownDelay:   &metav1.Duration{Duration: 2 * time.Second},
-		},
-	}
+	return testenv.Rollout(f.ns, name, image, prom.URL)
 }
 
 // route is the user's HTTPRoute naming both color Services.
-func (f *fixture) route(name string) *gatewayv1.HTTPRoute {
-	port := gatewayv1.PortNumber(80)
-	w100, w0 := int32(100), int32(0)
-	return &gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
-		Spec: gatewayv1.HTTPRouteSpec{
-			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public-gw"}}},
-			Rules: []gatewayv1.HTTPRouteRule{{
-				BackendRefs: []gatewayv1.HTTPBackendRef{
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-blue"), Port: &port}, Weight: &w100}},
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-green"), Port: &port}, Weight: &w0}},
-				},
-			}},
-		},
-	}
-}
+func (f *fixture) route(name string) *gatewayv1.HTTPRoute { return testenv.Route(f.ns, name) }
 
 func (f *fixture) create(objs ...client.Object) {
 	f.t.Helper()

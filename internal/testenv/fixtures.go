@@ -1,0 +1,65 @@
+package testenv
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// ErrorMetric is the metric the fixtures' error-rate query reads; FakeProm
+// answers it per namespace and service.
+const ErrorMetric = "ramp_test_error_ratio"
+
+// Rollout is a valid Rollout of image in namespace with four replicas,
+// the default steps, fast timings (a check every second, 30s deadline, 2s
+// scale-down delay) and one error-rate metric asked of prometheusURL.
+func Rollout(namespace, name, image, prometheusURL string) *v1.Rollout {
+	maxErr := 0.01
+	replicas := int32(4)
+	return &v1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: v1.RolloutSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
+			},
+			Service:        v1.ServiceSpec{Port: 80},
+			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
+			Analysis: &v1.Analysis{
+				Interval:   &metav1.Duration{Duration: time.Second},
+				Prometheus: v1.PrometheusProvider{Address: prometheusURL},
+				Metrics: []v1.Metric{{
+					Name:  "error-rate",
+					Query: ErrorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,
+					Max:   &maxErr,
+				}},
+			},
+			ProgressDeadline: &metav1.Duration{Duration: 30 * time.Second},
+			ScaleDownDelay:   &metav1.Duration{Duration: 2 * time.Second},
+		},
+	}
+}
+
+// Route is the user's HTTPRoute for a Rollout named name: one rule naming
+// both color Services, blue at 100 and green at 0.
+func Route(namespace, name string) *gatewayv1.HTTPRoute {
+	port := gatewayv1.PortNumber(80)
+	w100, w0 := int32(100), int32(0)
+	ref := func(svc string, w *int32) gatewayv1.HTTPBackendRef {
+		return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{
+			BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(svc), Port: &port}, Weight: w}}
+	}
+	return &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public-gw"}}},
+			Rules:           []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{ref(name+"-blue", &w100), ref(name+"-green", &w0)}}},
+		},
+	}
+}

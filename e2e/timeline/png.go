@@ -1,0 +1,19 @@
+package timeline
+
+import (
+	"os"
+
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+func savePNG(path string, img *vgimg.Canvas) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -37,5 +37,22 @@ build: ## Build ramp-controller into bin/.
 	go build -o $(BIN)/ramp-controller ./cmd/ramp-controller
 
 .PHONY: test
-test: tools verify ## Run every test: unit, fuzz seeds and envtest suites on a real kube-apiserver and etcd.
-	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee /tmp/ramp-test.log
+test: tools verify ## Run every test: unit, fuzz seeds, envtest suites, then the end-to-end scenarios.
+	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log
+	$(MAKE) e2e
+
+E2E_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok
+
+.PHONY: e2e-deps
+e2e-deps: ## Build the e2e control-plane tools into bin/ and install haproxy and prometheus (Debian; root).
+	hack/build-tools.sh $(E2E_TOOLS)
+	hack/install-e2e-deps.sh
+
+.PHONY: e2e
+e2e: e2e-deps ## End-to-end scenarios a–f on a real local stack (~8 min); writes e2e/RESULTS.md.
+	go test -tags e2e -p 1 -count=1 -v -timeout 40m ./e2e/... 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\?|panic)|_test.go:|\|'
+
+.PHONY: demo
+demo: e2e-deps ## Show a promotion and a rollback on a local control plane in about three minutes; Ctrl-C stops everything.
+	go build -o $(BIN)/ramp-demo ./e2e/cmd/demo
+	$(BIN)/ramp-demo

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,9 +160,27 @@ func (h *HAProxy) Stop() error {
 func (h *HAProxy) Exited() <-chan struct{} { return h.done }
 
 // SetWeights sets the weight of every server named in weights in backend.
+// Servers whose weight grows are set first, then those whose weight shrinks
+// (each group in name order): HAProxy's roundrobin (fwrr) sends a burst to
+// a server when the others shrink before it grows — 25/75 → 50/50 set the
+// other way round gave the growing server 78 % of the next 100 requests.
 func (r Runtime) SetWeights(ctx context.Context, backend string, weights map[string]int) error {
+	var grow, shrink []string
 	for server, w := range weights {
-		if err := r.SetWeight(ctx, backend, server, w); err != nil {
+		cur, err := r.Weight(ctx, backend, server)
+		if err != nil {
+			return err
+		}
+		if w >= cur {
+			grow = append(grow, server)
+		} else {
+			shrink = append(shrink, server)
+		}
+	}
+	sort.Strings(grow)
+	sort.Strings(shrink)
+	for _, server := range append(grow, shrink...) {
+		if err := r.SetWeight(ctx, backend, server, weights[server]); err != nil {
 			return err
 		}
 	}

@@ -221,6 +221,7 @@ type figures struct {
 	steps     []stepRow
 	rollbacks []rollbackRow
 	notes     map[string]string
+	timelines []string // PNG files beside RESULTS.md
 }
 
 func (f *figures) note(scenario, text string) {
@@ -259,6 +260,12 @@ func (f *figures) table() string {
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(&b, "- **%s**: %s\n", k, f.notes[k])
+		}
+	}
+	if len(f.timelines) > 0 {
+		b.WriteString("\n## Timelines (drawn from the real Prometheus by scenario g)\n\n")
+		for _, png := range f.timelines {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", strings.TrimSuffix(png, ".png"), png)
 		}
 	}
 	return b.String()

@@ -203,7 +203,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	o.Logf("starting prometheus on %s", addrs["prometheus"])
 	if s.Prometheus, err = NewPrometheus(o.Dir, addrs["prometheus"], PromConfig{
-		Gateway: addrs["stats"],
+		Gateway:    addrs["stats"],
+		Controller: addrs["metrics"],
 		Apps: []Target{
 			{Addr: addrs["blue"], Namespace: o.Namespace, Service: blue},
 			{Addr: addrs["green"], Namespace: o.Namespace, Service: green},

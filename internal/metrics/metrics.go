@@ -103,11 +103,22 @@ func (m *Metrics) Observe(ro *v1.Rollout, st *v1.RolloutStatus) {
 		paused = 1
 	}
 	m.paused.With(l).Set(paused)
+	// Counters and histograms start at zero, so that increase() and rate()
+	// see the first promotion, rollback or check (a series born at 1 shows
+	// no increase).
+	for _, r := range []string{"promoted", "rolled_back"} {
+		m.finished.With(prometheus.Labels{"namespace": ro.Namespace, "rollout": ro.Name, "result": r}).Add(0)
+	}
+	m.rollback.With(l)
+	m.stepDuration.With(l)
 
 	names := map[string]bool{}
 	if a := ro.Spec.Analysis; a != nil {
 		for _, mt := range a.Metrics {
 			names[mt.Name] = true
+			for _, r := range []v1.CheckPhase{v1.CheckPassed, v1.CheckFailed, v1.CheckInconclusive, v1.CheckError} {
+				m.checks.With(withMetric(l, mt.Name, "result", strings.ToLower(string(r)))).Add(0)
+			}
 			if mt.Min != nil {
 				m.threshold.With(withMetric(l, mt.Name, "bound", "min")).Set(*mt.Min)
 			}
@@ -129,6 +140,7 @@ func (m *Metrics) Observe(ro *v1.Rollout, st *v1.RolloutStatus) {
 			ml := withMetric(l, old)
 			m.value.DeletePartialMatch(ml)
 			m.threshold.DeletePartialMatch(ml)
+			m.checks.DeletePartialMatch(ml)
 		}
 	}
 	m.metricsOfRoll[k] = names

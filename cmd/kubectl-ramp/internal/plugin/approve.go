@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,7 @@ func newApproveCommand(o *Options) *cobra.Command {
 			}
 			st := &ro.Status
 			if slices.Contains(approvers(st), user) {
-				return control{}, exitf(ExitNotDone, "%s has approved the gate of step %s already (%s)", user, st.StepProgress, approvalsLine(ro))
+				return control{}, exitf(ExitNotDone, "%s has approved the gate of step %s already; approvals: %s", user, st.StepProgress, approvalsLine(ro))
 			}
 			value := rampv1.ApprovalValue(st.CanaryRevision, st.CurrentStep, user)
 			return control{key: rampv1.ApprovalKey(user), value: &value, settled: func(_, now *rampv1.Rollout) (bool, string, error) {
@@ -55,7 +56,7 @@ func approvable(ro *rampv1.Rollout) error {
 	case steps[st.CurrentStep].Pause.Approvals == 0:
 		return exitf(ExitNotDone, "nothing to approve: the gate of step %s takes %s, not approvals (kubectl ramp promote %s)", st.StepProgress, rampv1.AnnotationPromote, ro.Name)
 	case int32(len(st.Approvals)) >= steps[st.CurrentStep].Pause.Approvals:
-		return exitf(ExitNotDone, "nothing to approve: the gate of step %s is open already (%s)", st.StepProgress, approvalsLine(ro))
+		return exitf(ExitNotDone, "nothing to approve: the gate of step %s is open already, approved by %s", st.StepProgress, strings.Join(approvers(st), ", "))
 	}
 	return nil
 }

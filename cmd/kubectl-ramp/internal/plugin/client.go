@@ -53,11 +53,18 @@ func (s *session) rollout(ctx context.Context, name string) (*v1.Rollout, error)
 	var ro v1.Rollout
 	if err := s.c.Get(ctx, types.NamespacedName{Namespace: s.ns, Name: name}, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("rollout %q not found in namespace %q", name, s.ns)
+			return nil, notFoundError{name: name, namespace: s.ns}
 		}
 		return nil, fmt.Errorf("get rollout %s/%s: %w", s.ns, name, err)
 	}
 	return &ro, nil
+}
+
+// notFoundError says a Rollout is not there.
+type notFoundError struct{ name, namespace string }
+
+func (e notFoundError) Error() string {
+	return fmt.Sprintf("rollout %q not found in namespace %q", e.name, e.namespace)
 }
 
 // annotate sets (or, for a nil value, removes) one annotation with a JSON

@@ -240,11 +240,12 @@ func TestWatchRollback(t *testing.T) {
 	f.healthy(f.rollout("wr", "wr:v1", v1.Step{Weight: 10, Hold: hold(time.Hour)}, v1.Step{Weight: 100}))
 	f.setImage("wr", "wr:v2")
 	f.atStep("wr", 0, 10)
-	done := make(chan result, 1)
-	go func() { done <- f.run("watch", "wr", "--timeout", "60s") }()
-	time.Sleep(500 * time.Millisecond) // watch has shown the rollout in flight
+	w := f.start("watch", "wr", "--timeout", "60s")
+	f.eventually(10*time.Second, "watch showing the rollout in flight", func() bool {
+		return strings.Contains(w.out.String(), "Waiting for:")
+	})
 	prom.Set(f.ns, "wr-green", errorMetric, testenv.Answer{Value: 0.5})
-	r := <-done
+	r := w.wait()
 	f.expect(r, 2)
 	contains(t, r.out, `Weight:\s+\[##                  \] 10% to green\n`, `\nrolled back green@\w+: error-rate = 0.5`)
 	contains(t, r.err, `rollout wr: rolled back`)

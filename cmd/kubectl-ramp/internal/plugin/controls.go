@@ -141,7 +141,9 @@ func newPauseCommand(o *Options) *cobra.Command {
 				if !inFlight(&now.Status) || now.Status.Phase == rampv1.PhaseFailed {
 					return true, "nothing in flight: the next rollout holds before its first step until resumed", nil
 				}
-				if held, why := pausedBy(now); held {
+				// Undecided checks are the one hold the pause does not
+				// take the place of in the Paused condition.
+				if held, why := pausedBy(now); held && (strings.Contains(why, rampv1.AnnotationPause) || undecided(now)) {
 					return true, "holding: " + why, nil
 				}
 				return false, "", nil
@@ -288,3 +290,16 @@ func newRetryCommand(o *Options) *cobra.Command {
 	return cmd
 }
 
+// undecided reports whether the last check of some metric could not decide
+// (Inconclusive or Error).
+func undecided(ro *rampv1.Rollout) bool {
+	if ro.Status.Analysis == nil {
+		return false
+	}
+	for _, m := range ro.Status.Analysis.Metrics {
+		if m.Phase == rampv1.CheckInconclusive || m.Phase == rampv1.CheckError {
+			return true
+		}
+	}
+	return false
+}

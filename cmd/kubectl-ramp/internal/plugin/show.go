@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,7 +109,7 @@ and 1 on an error or when --timeout passes first.`,
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			return o.watch(ctx, s, args[0], cmd.OutOrStdout(), timeout)
+			return o.watch(ctx, s, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), timeout)
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (exit 1); 0 waits for ever")
@@ -116,23 +117,30 @@ and 1 on an error or when --timeout passes first.`,
 }
 
 // watch shows the Rollout on each change of it until the rollout finishes.
-func (o *Options) watch(ctx context.Context, s *session, name string, out io.Writer, timeout time.Duration) error {
+// Errors reading it are reported and retried (a pipeline's watch outlives
+// an API server hiccup), except that the Rollout is gone.
+func (o *Options) watch(ctx context.Context, s *session, name string, out, errOut io.Writer, timeout time.Duration) error {
 	tty := isTerminal(out)
-	watched, seen := "", ""
-	for first := true; ; first = false {
+	watched, seen, rendered := "", "", false
+	for {
 		ro, err := s.rollout(ctx, name)
+		var gone notFoundError
 		switch {
-		case err != nil && ctx.Err() == nil:
+		case errors.As(err, &gone):
 			return err
+		case err != nil && ctx.Err() == nil:
+			fmt.Fprintf(errOut, "warning: %v (retrying)\n", err)
 		case err == nil && ro.ResourceVersion != seen:
 			seen = ro.ResourceVersion
 			if tty {
 				fmt.Fprint(out, "\033[H\033[2J")
-			} else if !first {
+			} else if rendered {
 				fmt.Fprintf(out, "\n--- %s ---\n", clock(o.now()))
 			}
+			rendered = true
 			if err := o.writeStatusOf(ctx, s, ro, out); err != nil && ctx.Err() == nil {
-				return err
+				fmt.Fprintf(errOut, "warning: %v (retrying)\n", err)
+				seen = "" // show it again once the images can be read
 			}
 			if inFlight(&ro.Status) {
 				watched = ro.Status.CanaryRevision

@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -24,7 +23,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/cmd/kubectl-ramp/internal/plugin"
@@ -118,12 +116,18 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ns, err := env.CreateNamespace(ctx, "kubectl-ramp")
+	ns, err := env.CreateNamespace(context.Background(), "kubectl-ramp")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureIn(t, ns)
+}
+
+// newFixtureIn runs the readier and the controller in namespace ns.
+func newFixtureIn(t *testing.T, ns string) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client}
 	testenv.StartReadier(ctx, env.Client, ns)
 	mgr, err := manager.New(ctx, env.Config, manager.Options{
@@ -160,15 +164,55 @@ func (r result) String() string {
 // namespace, as `kubectl ramp --kubeconfig ... -n NS args...` would.
 func (f *fixture) run(args ...string) result {
 	f.t.Helper()
-	var out, errOut bytes.Buffer
+	return f.start(args...).wait()
+}
+
+// running is a kubectl-ramp run in progress.
+type running struct {
+	f      *fixture
+	args   []string
+	out    syncBuffer
+	errOut syncBuffer
+	code   chan int
+}
+
+// start starts kubectl-ramp as run does, without waiting for it to end.
+func (f *fixture) start(args ...string) *running {
+	r := &running{f: f, args: args, code: make(chan int, 1)}
 	o := plugin.Options{
-		Streams:      genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		Streams:      genericiooptions.IOStreams{In: strings.NewReader(""), Out: &r.out, ErrOut: &r.errOut},
 		PollInterval: 100 * time.Millisecond,
 	}
-	code := plugin.Run(f.ctx, o, append([]string{"--kubeconfig", kubeconfig, "-n", f.ns}, args...))
-	r := result{out: out.String(), err: errOut.String(), code: code}
-	f.t.Logf("kubectl ramp %s\n%s", strings.Join(args, " "), r)
+	go func() {
+		r.code <- plugin.Run(f.ctx, o, append([]string{"--kubeconfig", kubeconfig, "-n", f.ns}, args...))
+	}()
 	return r
+}
+
+// wait waits for the run to end.
+func (r *running) wait() result {
+	res := result{code: <-r.code, out: r.out.String(), err: r.errOut.String()}
+	r.f.t.Logf("kubectl ramp %s\n%s", strings.Join(r.args, " "), res)
+	return res
+}
+
+// syncBuffer is a bytes.Buffer that a running command writes while a test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // expect fails unless r exited with code.
@@ -179,61 +223,19 @@ func (f *fixture) expect(r result, code int) {
 	}
 }
 
-const errorMetric = "ramp_test_error_ratio"
+const errorMetric = testenv.ErrorMetric
 
-// rollout is a Rollout of image with fast timings: checks every second.
+// rollout is the shared test Rollout (a check every second) with steps.
 func (f *fixture) rollout(name, image string, steps ...v1.Step) *v1.Rollout {
-	maxErr := 0.01
-	replicas := int32(4)
-	return &v1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
-		Spec: v1.RolloutSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-			Service:        v1.ServiceSpec{Port: 80},
-			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
-			Steps:          steps,
-			Analysis: &v1.Analysis{
-				Interval:   &metav1.Duration{Duration: time.Second},
-				Prometheus: v1.PrometheusProvider{Address: prom.URL},
-				Metrics: []v1.Metric{{
-					Name:  "error-rate",
-					Query: errorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,
-					Max:   &maxErr,
-				}},
-			},
-			ProgressDeadline: &metav1.Duration{Duration: 30 * time.Second},
-			ScaleDownDelay:   &metav1.Duration{Duration: 2 * time.Second},
-		},
-	}
-}
-
-// route is the user's HTTPRoute naming both color Services.
-func (f *fixture) route(name string) *gatewayv1.HTTPRoute {
-	port := gatewayv1.PortNumber(80)
-	w100, w0 := int32(100), int32(0)
-	return &gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
-		Spec: gatewayv1.HTTPRouteSpec{
-			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public-gw"}}},
-			Rules: []gatewayv1.HTTPRouteRule{{
-				BackendRefs: []gatewayv1.HTTPBackendRef{
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-blue"), Port: &port}, Weight: &w100}},
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-green"), Port: &port}, Weight: &w0}},
-				},
-			}},
-		},
-	}
+	ro := testenv.Rollout(f.ns, name, image, prom.URL)
+	ro.Spec.Steps = steps
+	return ro
 }
 
 // healthy creates the route and the Rollout, and waits for it to serve.
 func (f *fixture) healthy(ro *v1.Rollout) {
 	f.t.Helper()
-	for _, o := range []client.Object{f.route(ro.Name), ro} {
+	for _, o := range []client.Object{testenv.Route(f.ns, ro.Name), ro} {
 		if err := f.c.Create(f.ctx, o); err != nil {
 			f.t.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}

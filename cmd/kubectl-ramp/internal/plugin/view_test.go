@@ -148,7 +148,9 @@ func TestWaitingFor(t *testing.T) {
 		"post-promotion": {func(ro *v1.Rollout) {
 			ro.Status.CanaryRevision, ro.Status.Phase, ro.Status.PostPromotionUntil = "", v1.PhaseHealthy, at(4*time.Minute)
 		}, "the checks after the promotion to end at 10:04:00Z (in 4m)"},
-		"unobserved": {func(ro *v1.Rollout) { ro.Status.CanaryRevision, ro.Status.Phase, ro.Generation = "", v1.PhaseHealthy, 8 },
+		"unobserved": {func(ro *v1.Rollout) {
+			ro.Status.CanaryRevision, ro.Status.Phase, ro.Generation = "", v1.PhaseHealthy, 8
+		},
 			"the controller to act on generation 8 (observed 7)"},
 	} {
 		ro := shop()
@@ -195,7 +197,9 @@ func TestFinished(t *testing.T) {
 }
 
 func TestApprovable(t *testing.T) {
-	atGate := func(ro *v1.Rollout) { ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepProgress = 3, 50, "3/5" }
+	atGate := func(ro *v1.Rollout) {
+		ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepProgress = 3, 50, "3/5"
+	}
 	for name, tc := range map[string]struct {
 		change func(*v1.Rollout)
 		want   string // "" when approvable
@@ -203,7 +207,7 @@ func TestApprovable(t *testing.T) {
 		"at the gate":  {atGate, ""},
 		"no gate":      {func(*v1.Rollout) {}, "step 2/5 of rollout shop has no gate"},
 		"promote gate": {func(ro *v1.Rollout) { atGate(ro); ro.Spec.Steps[3].Pause.Approvals = 0 }, "takes ramp.dev/promote, not approvals"},
-		"open gate":    {func(ro *v1.Rollout) { atGate(ro); ro.Status.Approvals = []v1.Approval{{User: "a"}, {User: "b"}} }, "is open already (2 of 2 (a, b))"},
+		"open gate":    {func(ro *v1.Rollout) { atGate(ro); ro.Status.Approvals = []v1.Approval{{User: "a"}, {User: "b"}} }, "is open already, approved by a, b"},
 		"one of two":   {func(ro *v1.Rollout) { atGate(ro); ro.Status.Approvals = []v1.Approval{{User: "a"}} }, ""},
 		"idle":         {func(ro *v1.Rollout) { ro.Status.CanaryRevision, ro.Status.Phase = "", v1.PhaseHealthy }, "has nothing in flight (phase Healthy)"},
 		"rolled back":  {func(ro *v1.Rollout) { atGate(ro); ro.Status.Phase = v1.PhaseRolledBack }, "has nothing in flight (phase RolledBack)"},

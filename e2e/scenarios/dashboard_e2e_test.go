@@ -14,8 +14,8 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
-	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/analysis"
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/e2e/harness"
 	"github.com/ramp-dev/ramp/e2e/stack"
 	"github.com/ramp-dev/ramp/e2e/timeline"

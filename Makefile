@@ -25,12 +25,14 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Generate the CRD into config/crd and RBAC into config/rbac.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	hack/sync-chart-crds.sh
 
 .PHONY: verify
 verify: generate manifests ## Fail when generated code or manifests are stale, or go vet complains.
 	go vet ./...
-	@git diff --exit-code -- api config || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api config)" || { git status --porcelain -- api config; echo "untracked generated files"; exit 1; }
+	cd hack/charttest && go vet ./...
+	@git diff --exit-code -- api config charts/ramp/crds || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config charts/ramp/crds)" || { git status --porcelain -- api config charts/ramp/crds; echo "untracked generated files"; exit 1; }
 
 .PHONY: build
 build: ## Build ramp-controller into bin/.
@@ -39,7 +41,16 @@ build: ## Build ramp-controller into bin/.
 .PHONY: test
 test: tools verify ## Run every test: unit, fuzz seeds, envtest suites, then the end-to-end scenarios.
 	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log
+	cd hack/charttest && go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(BIN)/charttest.log
 	$(MAKE) e2e
+
+.PHONY: test-chart
+test-chart: tools ## Lint, render and dry-run the Helm chart; the controller under its RBAC; leader failover.
+	cd hack/charttest && go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: bench
+bench: tools ## Scale benchmark: 100, 1,000 and 10,000 Rollouts on envtest; writes docs/BENCHMARKS.md (not part of test).
+	go run ./hack/bench -n 100,1000,10000
 
 E2E_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok
 

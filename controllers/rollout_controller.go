@@ -44,16 +44,17 @@ type RolloutReconciler struct {
 	Now func() time.Time
 }
 
-// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts/status,verbs=patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=ramp-system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create,namespace=ramp-system
 
 // Reconcile observes one Rollout's world, decides with the step machine,
 // writes the decided status, then acts.

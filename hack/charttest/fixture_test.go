@@ -2,14 +2,17 @@ package charttest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,10 +27,6 @@ import (
 	"github.com/ramp-dev/ramp/internal/manager"
 	"github.com/ramp-dev/ramp/internal/testenv"
 )
-
-// errorMetric is the metric the test Rollouts query; FakeProm answers it
-// per namespace and Service.
-const errorMetric = "ramp_test_error_ratio"
 
 // newNamespace creates a namespace named prefix-<random>.
 func newNamespace(t *testing.T, prefix string) string {
@@ -59,6 +58,38 @@ func installRBAC(t *testing.T, r *rendered) {
 		}
 		if o.GetNamespace() == "" {
 			t.Cleanup(func() { _ = e.Client.Delete(context.Background(), o) })
+		}
+	}
+	waitForGrants(t, r)
+}
+
+// waitForGrants waits until the API server's authorizer, which learns of
+// new roles and bindings through its informers, allows the chart's
+// ServiceAccount everything the rendered roles grant it; a controller
+// started earlier could see a 403 that no real install would.
+func waitForGrants(t *testing.T, r *rendered) {
+	t.Helper()
+	e := cluster(t)
+	ns, sa := serviceAccountUser(t, r)
+	user := "system:serviceaccount:" + ns + ":" + sa
+	deadline := time.Now().Add(20 * time.Second)
+	for _, g := range grantsTo(t, r, ns, sa) {
+		resource, sub, _ := strings.Cut(g.Resource, "/")
+		for {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User:   user,
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: g.Namespace, Verb: g.Verb, Group: g.Group, Resource: resource, Subresource: sub,
+				},
+			}}
+			if err := e.Client.Create(context.Background(), sar); err == nil && sar.Status.Allowed {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the API server did not allow %s %s in namespace %q within 20s of creating the chart's RBAC", user, g.access, g.Namespace)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }
@@ -97,7 +128,15 @@ func controllerOptions(t *testing.T, r *rendered) manager.Options {
 		name, value, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 		switch name {
 		case "metrics-bind-address", "health-probe-bind-address", "zap-log-level", "zap-encoder":
-			// Endpoints are off in tests; logging is the test's.
+			// Endpoints are off unless a test opens one; logging is the test's.
+		case "metrics-secure":
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				t.Fatalf("arg %q: %v", arg, err)
+			}
+			o.MetricsSecure = b
+		case "metrics-cert-dir":
+			o.MetricsCertDir = value
 		case "leader-elect":
 			b, err := strconv.ParseBool(value)
 			if err != nil {
@@ -134,9 +173,11 @@ func containerArgs(t *testing.T, r *rendered) []string {
 
 // running is a started controller manager.
 type running struct {
-	mgr  ctrl.Manager
-	stop func()
-	errs chan error
+	mgr     ctrl.Manager
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped bool  // set by stop
+	err     error // what Start returned, once done is closed
 }
 
 // startManager runs internal/manager.New with cfg and o until stopped or
@@ -149,37 +190,39 @@ func startManager(t *testing.T, cfg *rest.Config, o manager.Options) *running {
 		cancel()
 		t.Fatal(err)
 	}
-	r := &running{mgr: mgr, errs: make(chan error, 1)}
-	var wg sync.WaitGroup
-	wg.Add(1)
+	r := &running{mgr: mgr, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		defer wg.Done()
-		r.errs <- mgr.Start(ctx)
+		defer close(r.done)
+		r.err = mgr.Start(ctx)
 	}()
-	var once sync.Once
-	r.stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(r.stop)
+	t.Cleanup(func() { r.stop() })
 	return r
 }
 
-// failed returns the error the manager stopped with, if it stopped by itself.
+// stop stops the manager as a killed pod stops: the lease is not released.
+// It returns what Start returned.
+func (r *running) stop() error {
+	r.stopped = true
+	r.cancel()
+	<-r.done
+	return r.err
+}
+
+// failed reports a manager that stopped by itself, with its error.
 func (r *running) failed() error {
+	if r.stopped {
+		return nil
+	}
 	select {
-	case err := <-r.errs:
-		if err == nil {
-			return errStoppedEarly
+	case <-r.done:
+		if r.err == nil {
+			return errors.New("manager stopped before the test stopped it")
 		}
-		return err
+		return fmt.Errorf("manager stopped: %w", r.err)
 	default:
 		return nil
 	}
 }
-
-var errStoppedEarly = &stoppedEarly{}
-
-type stoppedEarly struct{}
-
-func (*stoppedEarly) Error() string { return "manager stopped before the test stopped it" }
 
 // app is one application namespace with a Readier standing in for the
 // deployment controller, written to with the admin client (the user's).
@@ -205,57 +248,19 @@ func newApp(t *testing.T, ns string) *app {
 	return a
 }
 
-// rollout is a Rollout of image with fast timings (checks every second)
-// whose Prometheus needs a bearer token from a Secret.
+// rollout is testenv's Rollout of image (default steps, a check every
+// second) with two replicas, a named target port, a two-minute deadline (the
+// leader-election test leaves it leaderless for a lease duration) and a
+// Prometheus that needs a bearer token from a Secret.
 func (a *app) rollout(name, image string) *v1.Rollout {
-	maxErr := 0.01
+	ro := testenv.Rollout(a.ns, name, image, prom.URL)
 	replicas := int32(2)
 	target := intstr.FromInt32(8080)
-	return &v1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
-		Spec: v1.RolloutSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-			Service:        v1.ServiceSpec{Port: 80, TargetPort: &target},
-			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
-			Analysis: &v1.Analysis{
-				Interval: &metav1.Duration{Duration: time.Second},
-				Prometheus: v1.PrometheusProvider{
-					Address:              prom.URL,
-					BearerTokenSecretRef: &v1.SecretKeyRef{Name: name + "-prom", Key: "token"},
-				},
-				Metrics: []v1.Metric{{
-					Name:  "error-rate",
-					Query: errorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,
-					Max:   &maxErr,
-				}},
-			},
-			ProgressDeadline: &metav1.Duration{Duration: 2 * time.Minute},
-			ScaleDownDelay:   &metav1.Duration{Duration: 2 * time.Second},
-		},
-	}
-}
-
-// route is the user's HTTPRoute naming both color Services.
-func (a *app) route(name string) *gatewayv1.HTTPRoute {
-	port := gatewayv1.PortNumber(80)
-	w100, w0 := int32(100), int32(0)
-	return &gatewayv1.HTTPRoute{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
-		Spec: gatewayv1.HTTPRouteSpec{
-			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public-gw"}}},
-			Rules: []gatewayv1.HTTPRouteRule{{
-				BackendRefs: []gatewayv1.HTTPBackendRef{
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-blue"), Port: &port}, Weight: &w100}},
-					{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(name + "-green"), Port: &port}, Weight: &w0}},
-				},
-			}},
-		},
-	}
+	ro.Spec.Replicas = &replicas
+	ro.Spec.Service.TargetPort = &target
+	ro.Spec.Analysis.Prometheus.BearerTokenSecretRef = &v1.SecretKeyRef{Name: name + "-prom", Key: "token"}
+	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 2 * time.Minute}
+	return ro
 }
 
 // tokenSecret is the Prometheus bearer token Secret a rollout names.
@@ -278,7 +283,7 @@ func (a *app) create(objs ...client.Object) {
 // start creates the Secret, the route and a Rollout of image.
 func (a *app) start(name, image string) {
 	a.t.Helper()
-	a.create(a.tokenSecret(name), a.route(name), a.rollout(name, image))
+	a.create(a.tokenSecret(name), testenv.Route(a.ns, name), a.rollout(name, image))
 }
 
 func (a *app) get(name string) *v1.Rollout {

@@ -13,6 +13,8 @@ type grant struct {
 	access
 	// Namespace is where a Role grants it; "" for a ClusterRole (everywhere).
 	Namespace string
+	// Role is the granting role's name.
+	Role string
 }
 
 // rulesOf decodes the rules of a rendered Role or ClusterRole.
@@ -77,7 +79,7 @@ func grantsTo(t testing.TB, r *rendered, ns, sa string) []grant {
 			t.Fatalf("%s %s/%s binds %s %s, which the chart does not render", o.GetKind(), o.GetNamespace(), o.GetName(), b.RoleRef.Kind, b.RoleRef.Name)
 		}
 		for _, a := range expand(rulesOf(t, role)) {
-			out = append(out, grant{access: a, Namespace: o.GetNamespace()})
+			out = append(out, grant{access: a, Namespace: o.GetNamespace(), Role: role.GetName()})
 		}
 	}
 	return out

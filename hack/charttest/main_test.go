@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	clientfeatures "k8s.io/client-go/features"
 
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,7 +41,24 @@ func cluster(t testing.TB) *testenv.Env {
 	return env
 }
 
+// gates lets a test turn client-go's streaming watch list off, so that
+// informers list then watch as they do against API servers without it.
+type gates struct {
+	base clientfeatures.Gates
+	off  atomic.Bool
+}
+
+func (g *gates) Enabled(f clientfeatures.Feature) bool {
+	if f == clientfeatures.WatchListClient && g.off.Load() {
+		return false
+	}
+	return g.base.Enabled(f)
+}
+
+var watchListGate = &gates{base: clientfeatures.FeatureGates()}
+
 func TestMain(m *testing.M) {
+	clientfeatures.ReplaceFeatureGates(watchListGate)
 	level := zapcore.Level(3) // quiet: stopped managers log cancelled requests as errors
 	if os.Getenv("RAMP_TEST_VERBOSE") != "" {
 		level = -1

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -37,6 +36,8 @@ type recorder struct {
 	forbidden []string
 	// log keeps every resource request in order: "<verb> <group/resource> <ns> -> <code>".
 	log []string
+	// writes keeps the mutating requests that succeeded (2xx), in the same form.
+	writes []string
 }
 
 func newRecorder() *recorder {
@@ -60,7 +61,14 @@ func (r *recorder) wrap(rt http.RoundTripper) http.RoundTripper {
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		r.log = append(r.log, fmt.Sprintf("%s %s -> %d", a, info.Namespace, resp.StatusCode))
+		line := fmt.Sprintf("%s %s -> %d", a, info.Namespace, resp.StatusCode)
+		r.log = append(r.log, line)
+		switch a.Verb {
+		case "create", "update", "patch", "delete", "deletecollection":
+			if resp.StatusCode < 300 {
+				r.writes = append(r.writes, line)
+			}
+		}
 		if resp.StatusCode == http.StatusForbidden {
 			r.forbidden = append(r.forbidden, fmt.Sprintf("%s in namespace %q (%s %s)", a, info.Namespace, req.Method, req.URL.Path))
 			return resp, rerr
@@ -99,25 +107,13 @@ func (r *recorder) Used() map[access]int {
 	return out
 }
 
-// Writes is every mutating request (create, update, patch, delete) so far.
+// Writes is every mutating request (create, update, patch, delete) that
+// succeeded so far. A replica that loses the race to create the Lease gets
+// a 409 and has changed nothing.
 func (r *recorder) Writes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
-	for _, l := range r.log {
-		switch strings.SplitN(l, " ", 2)[0] {
-		case "create", "update", "patch", "delete", "deletecollection":
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// Len is the number of resource requests recorded so far.
-func (r *recorder) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.log)
+	return append([]string(nil), r.writes...)
 }
 
 func sortedAccess(m map[access]int) []string {

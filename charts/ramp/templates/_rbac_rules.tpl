@@ -1,0 +1,69 @@
+{{/*
+The controller's permissions. They are independent of values on purpose:
+hack/charttest (TestRBACRulesMatchGenerated) renders them and compares them
+with config/rbac/role.yaml, which controller-gen generates from the
++kubebuilder:rbac markers in controllers/, and the impersonated-controller
+tests there prove that a full rollout and a rollback need nothing more and
+use every verb granted. Change the markers, run `make manifests`, then
+change these rules to match.
+*/}}
+
+{{/*
+What the reconciler uses in every watched namespace. Rollouts, Deployments
+and Services are read from the informer cache (list and watch), never with a
+get; Secrets (the Prometheus bearer token) and HTTPRoutes (after a write
+found the route changed) are read live.
+*/}}
+{{- define "ramp.controllerRules" -}}
+- apiGroups: ["ramp.dev"]
+  resources: ["rollouts"]
+  verbs: ["list", "watch"]
+- apiGroups: ["ramp.dev"]
+  resources: ["rollouts/status"]
+  verbs: ["patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "list", "patch", "watch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["create", "list", "patch", "watch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "list", "patch", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+What leader election uses, in the release namespace only: the Lease, and the
+core Event "<identity> became leader" that controller-runtime's leader
+election records on it (once per process: a replica that loses the Lease
+exits, so the event never repeats and is never patched).
+*/}}
+{{- define "ramp.leaderElectionRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create", "get", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
+
+{{/*
+What the secure metrics endpoint (metrics.secure) uses: it asks the API
+server who each scraper is (TokenReview) and whether it may GET /metrics
+(SubjectAccessReview). Both are cluster-scoped, so a ClusterRole grants them
+even when watchNamespaces limits the rest to Roles.
+*/}}
+{{- define "ramp.metricsAuthRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}

@@ -177,21 +177,9 @@ func (f *fixture) annotate(name, key, value string) {
 // weights reads the blue and green weights of the route's first rule.
 func (f *fixture) weights(route string) (blue, green int32) {
 	f.t.Helper()
-	var r gatewayv1.HTTPRoute
-	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: route}, &r); err != nil {
+	blue, green, err := testenv.RouteWeights(f.ctx, f.c, f.ns, route)
+	if err != nil {
 		f.t.Fatal(err)
-	}
-	for _, b := range r.Spec.Rules[0].BackendRefs {
-		w := int32(1)
-		if b.Weight != nil {
-			w = *b.Weight
-		}
-		switch string(b.Name) {
-		case route + "-blue":
-			blue = w
-		case route + "-green":
-			green = w
-		}
 	}
 	return blue, green
 }
@@ -205,7 +193,6 @@ func (f *fixture) replicas(deployment string) int32 {
 	return *d.Spec.Replicas
 }
 
-// eventually polls cond until it holds or timeout passes.
 // eventually polls cond until it holds or timeout passes; describe, if
 // given, says what was seen instead.
 func (f *fixture) eventually(timeout time.Duration, what string, cond func() bool, describe ...func() string) {

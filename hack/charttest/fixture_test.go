@@ -317,24 +317,12 @@ func (a *app) setImage(name, image string) {
 	a.update(name, func(ro *v1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = image })
 }
 
-// weights reads the blue and green weights of the route's rule.
+// weights reads the blue and green weights of the route's first rule.
 func (a *app) weights(route string) (blue, green int32) {
 	a.t.Helper()
-	var r gatewayv1.HTTPRoute
-	if err := a.c.Get(a.ctx, types.NamespacedName{Namespace: a.ns, Name: route}, &r); err != nil {
+	blue, green, err := testenv.RouteWeights(a.ctx, a.c, a.ns, route)
+	if err != nil {
 		a.t.Fatal(err)
-	}
-	for _, b := range r.Spec.Rules[0].BackendRefs {
-		w := int32(1)
-		if b.Weight != nil {
-			w = *b.Weight
-		}
-		switch string(b.Name) {
-		case route + "-blue":
-			blue = w
-		case route + "-green":
-			green = w
-		}
 	}
 	return blue, green
 }

@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
@@ -62,4 +66,30 @@ func Route(namespace, name string) *gatewayv1.HTTPRoute {
 			Rules:           []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{ref(name+"-blue", &w100), ref(name+"-green", &w0)}}},
 		},
 	}
+}
+
+// RouteWeights reads the weights of the blue and green backendRefs of the
+// first rule of the HTTPRoute of a Rollout named name (1 where unset, the
+// Gateway API default).
+func RouteWeights(ctx context.Context, c client.Client, namespace, name string) (blue, green int32, err error) {
+	var r gatewayv1.HTTPRoute
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &r); err != nil {
+		return 0, 0, err
+	}
+	if len(r.Spec.Rules) == 0 {
+		return 0, 0, fmt.Errorf("HTTPRoute %s/%s has no rules", namespace, name)
+	}
+	for _, b := range r.Spec.Rules[0].BackendRefs {
+		w := int32(1)
+		if b.Weight != nil {
+			w = *b.Weight
+		}
+		switch string(b.Name) {
+		case name + "-blue":
+			blue = w
+		case name + "-green":
+			green = w
+		}
+	}
+	return blue, green, nil
 }

@@ -48,9 +48,12 @@ test: tools verify ## Run every test: unit, fuzz seeds, envtest suites, then the
 test-chart: tools ## Lint, render and dry-run the Helm chart; the controller under its RBAC; leader failover.
 	cd hack/charttest && go test $(GO_TEST_FLAGS) ./...
 
+BENCH_N ?= 100,1000,10000
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: tools ## Scale benchmark: 100, 1,000 and 10,000 Rollouts on envtest; writes docs/BENCHMARKS.md (not part of test).
-	go run ./hack/bench -n 100,1000,10000
+bench: tools ## Scale benchmark on envtest (N = $(BENCH_N), up to 25 min a size); rewrites docs/BENCHMARKS.md and docs/bench.png. Not part of test.
+	go run ./hack/bench -n $(BENCH_N) $(BENCH_FLAGS)
 
 E2E_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
@@ -122,8 +124,10 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, paused st
 			}
 		case readyFor(target):
 			m.st.CanaryWeight = target
-			now := m.now()
-			m.st.StepStartedAt = &now
+			// Status keeps whole seconds: round the start up, so that a step
+			// read back after a restart still lasts at least its hold.
+			started := metav1.NewTime(ceilSecond(m.obs.Now))
+			m.st.StepStartedAt = &started
 			m.st.WaitingForPodsSince = nil
 			m.setWeight(canary, target, false)
 			m.event(false, "StepStarted", "step %d/%d: %d%% to %s", m.st.CurrentStep, len(m.steps), target, canary)
@@ -294,4 +298,13 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// ceilSecond rounds t up to a whole second, the precision of a stored
+// metav1.Time.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }

@@ -110,4 +110,17 @@ func TestRegressions(t *testing.T) {
 			t.Fatalf("phase %s actions %+v, want a rollback", d.Status.Phase, d.Actions)
 		}
 	})
+	t.Run("a step started between seconds lasts at least its hold once stored", func(t *testing.T) {
+		prev := flying(0, 0, 0)
+		prev.StepStartedAt = nil
+		d := Next(newSpec(), prev, observe(400*time.Millisecond, revB, dep(revB, 1, 1), routeTo(0)))
+		got := d.Status.StepStartedAt
+		if got == nil || !got.Time.Equal(t0.Add(time.Second)) {
+			t.Fatalf("stepStartedAt %v, want t0+1s: metav1.Time keeps whole seconds, so the start rounds up", got)
+		}
+		at, _ := NextCheckAt(newSpec(), &d.Status)
+		if held := at.Sub(t0.Add(400 * time.Millisecond)); held < time.Minute {
+			t.Fatalf("first check %s after the weight was set, want at least the hold (1m)", held)
+		}
+	})
 }

@@ -110,6 +110,7 @@ func TestG_DashboardAndTimelines(t *testing.T) {
 		t.Errorf("rollback latency p99 from Prometheus = %v s, want within (0, 1]", p99)
 	}
 	e.logf("rollback latency p99 as the dashboard computes it: %.3f s", p99)
+	report.note("g. dashboards", fmt.Sprintf("Prometheus scraped ramp-controller through a promotion and a rollback; every query of every dashboard panel returned numbers; the weight series went %v; rollback latency p99 as the dashboard computes it: %.3f s", dedupe(weights), p99))
 
 	// Timelines from Prometheus's data: the weight the controller exported,
 	// the error rate the analysis query measures at the gateway for the

@@ -129,8 +129,14 @@ func (f *fixture) expectInvalid(name, rollout, want string) {
 	} else if canary := rollout + "-" + string(ro.Status.StableColor.Other()); f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: canary}, &d) == nil && *d.Spec.Replicas > 0 {
 		f.t.Errorf("%s: the canary %s was scaled to %d for an invalid template", name, canary, *d.Spec.Replicas)
 	}
-	if !f.hasEvent(rollout, "InvalidSpec", want) {
-		f.t.Errorf("%s: no InvalidSpec event naming %q", name, want)
+	// Events are sent by a broadcaster in the background: give it time.
+	deadline := time.Now().Add(5 * time.Second)
+	for !f.hasEvent(rollout, "InvalidSpec", want) {
+		if time.Now().After(deadline) {
+			f.t.Errorf("%s: no InvalidSpec event naming %q", name, want)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -92,11 +92,11 @@ func TestPromoteFull(t *testing.T) {
 	f.annotate("full", v1.AnnotationPromoteFull, "now")
 	f.eventually(10*time.Second, "promoted", func() bool { return f.get("full").Status.StableColor == v1.Green })
 	f.eventually(time.Second, "the recorder seeing green at 100%", func() bool {
-		w := rec.weights()
+		w := rec.Weights()
 		return len(w) > 0 && w[len(w)-1] == 100
 	})
-	rec.stop()
-	if got := rec.weights(); got[len(got)-1] != 100 {
+	rec.Stop()
+	if got := rec.Weights(); got[len(got)-1] != 100 {
 		t.Fatalf("weights %v, want to end at 100", got)
 	}
 }
@@ -155,8 +155,8 @@ func TestTemplateChangeInFlightRestarts(t *testing.T) {
 		return st.CanaryRevision != v2 && st.CurrentStep == 0 && st.CanaryWeight == 1
 	})
 	f.eventually(20*time.Second, "v3 promoted", func() bool { return f.get("restart").Status.StableColor == v1.Green })
-	rec.stop()
-	got := rec.weights()
+	rec.Stop()
+	got := rec.Weights()
 	if len(got) < 3 || got[0] != 25 || got[1] != 0 || got[2] != 1 {
 		t.Fatalf("green weights after the change %v, want 25, 0, 1, ...", got)
 	}
@@ -189,8 +189,8 @@ func TestControllerRestartContinues(t *testing.T) {
 	f.startManager()
 	f.eventually(5*time.Second, "the next step", func() bool { return f.get("crash").Status.CurrentStep > step })
 	f.eventually(20*time.Second, "promotion", func() bool { return f.get("crash").Status.StableColor == v1.Green })
-	rec.stop()
-	got := rec.weights()
+	rec.Stop()
+	got := rec.Weights()
 	for i := 1; i < len(got); i++ {
 		if got[i] < got[i-1] {
 			t.Fatalf("traffic moved backwards across the restart: %v", got)

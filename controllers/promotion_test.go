@@ -25,9 +25,9 @@ func TestPromotionWalksDefaultSteps(t *testing.T) {
 		return st.StableColor == v1.Green && st.Phase == v1.PhaseHealthy
 	})
 	promotedAt := time.Now()
-	rec.stop()
+	rec.Stop()
 
-	if got, want := rec.weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
+	if got, want := rec.Weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
 		t.Fatalf("green weights seen on the route: %v, want %v", got, want)
 	}
 	ro := f.get("shop")

@@ -219,43 +219,9 @@ func (f *fixture) healthy(ro *v1.Rollout) {
 	f.eventually(20*time.Second, "first version healthy", func() bool { return f.phase(ro.Name) == v1.PhaseHealthy })
 }
 
-// weightRecorder records every distinct weight the route carries for a color.
-type weightRecorder struct {
-	mu   sync.Mutex
-	seen []int32
-	stop func()
-}
-
-func (f *fixture) recordWeights(route string, color v1.Color) *weightRecorder {
-	ctx, cancel := context.WithCancel(f.ctx)
-	wr := &weightRecorder{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			var r gatewayv1.HTTPRoute
-			if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: route}, &r); err == nil {
-				for _, b := range r.Spec.Rules[0].BackendRefs {
-					if string(b.Name) == route+"-"+string(color) && b.Weight != nil {
-						wr.mu.Lock()
-						if n := len(wr.seen); n == 0 || wr.seen[n-1] != *b.Weight {
-							wr.seen = append(wr.seen, *b.Weight)
-						}
-						wr.mu.Unlock()
-					}
-				}
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	wr.stop = func() { cancel(); <-done }
-	return wr
-}
-
-func (wr *weightRecorder) weights() []int32 {
-	wr.mu.Lock()
-	defer wr.mu.Unlock()
-	return append([]int32(nil), wr.seen...)
+// recordWeights records every distinct weight the route carries for a color.
+func (f *fixture) recordWeights(route string, color v1.Color) *testenv.WeightRecorder {
+	return testenv.RecordWeights(f.ctx, f.c, f.ns, route, color)
 }
 
 func zapLevel() int8 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/manager"
@@ -373,43 +371,7 @@ func (a *app) eventually(timeout time.Duration, what string, cond func() bool, d
 	}
 }
 
-// weightRecorder records every distinct weight the route carries for a color.
-type weightRecorder struct {
-	mu   sync.Mutex
-	seen []int32
-	stop func()
-}
-
-func (a *app) recordWeights(route string, color v1.Color) *weightRecorder {
-	ctx, cancel := context.WithCancel(a.ctx)
-	wr := &weightRecorder{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			var r gatewayv1.HTTPRoute
-			if err := a.c.Get(ctx, types.NamespacedName{Namespace: a.ns, Name: route}, &r); err == nil {
-				for _, b := range r.Spec.Rules[0].BackendRefs {
-					if string(b.Name) == route+"-"+string(color) && b.Weight != nil {
-						wr.mu.Lock()
-						if n := len(wr.seen); n == 0 || wr.seen[n-1] != *b.Weight {
-							wr.seen = append(wr.seen, *b.Weight)
-						}
-						wr.mu.Unlock()
-					}
-				}
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	var once sync.Once
-	wr.stop = func() { once.Do(func() { cancel(); <-done }) }
-	a.t.Cleanup(wr.stop)
-	return wr
-}
-
-func (wr *weightRecorder) weights() []int32 {
-	wr.mu.Lock()
-	defer wr.mu.Unlock()
-	return append([]int32(nil), wr.seen...)
+// recordWeights records every distinct weight the route carries for a color.
+func (a *app) recordWeights(route string, color v1.Color) *testenv.WeightRecorder {
+	return testenv.RecordWeights(a.ctx, a.c, a.ns, route, color)
 }

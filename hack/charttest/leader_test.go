@@ -139,8 +139,8 @@ func TestLeaderElectionFailover(t *testing.T) {
 		st := a.get("shop").Status
 		return st.StableColor == v1.Green && st.Phase == v1.PhaseHealthy
 	}, describe, healthy)
-	green.stop()
-	if got, want := green.weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
+	green.Stop()
+	if got, want := green.Weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
 		t.Errorf("green weights seen on the route: %v, want %v (the new leader goes on from the step it found)", got, want)
 	}
 	if len(recs[follower].Writes()) == 0 {

@@ -155,8 +155,8 @@ func rolloutPromoteRollback(t *testing.T, a *app, name string, healthy func() er
 		st := a.get(name).Status
 		return st.StableColor == v1.Green && st.Phase == v1.PhaseHealthy
 	}, describe, healthy)
-	green.stop()
-	if got, want := green.weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
+	green.Stop()
+	if got, want := green.Weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
 		t.Fatalf("green weights seen on the route: %v, want %v", got, want)
 	}
 	a.eventually(20*time.Second, "blue scaled to zero after scaleDownDelay", func() bool { return a.replicas(name+"-blue") == 0 }, describe, healthy)

@@ -27,6 +27,7 @@ func run() error {
 	flag.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS with authentication and authorization by the API server; false serves plain HTTP (local runs)")
 	flag.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "folder with tls.crt and tls.key for the metrics server; a self-signed certificate is made when empty")
 	flag.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	flag.StringVar(&o.PprofBindAddress, "pprof-bind-address", "", "address net/http/pprof binds to (e.g. 127.0.0.1:6060); empty turns it off")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	flag.IntVar(&o.Workers, "workers", 8, "number of Rollouts reconciled at once")

@@ -51,6 +51,7 @@ func writeKubeconfig(cfg *rest.Config, path string) error {
 type controller struct {
 	cmd     *exec.Cmd
 	metrics string // http://host:port/metrics
+	pprof   string // http://host:port when profiling
 	done    chan error
 	logPath string
 }
@@ -66,18 +67,29 @@ func freePort() (int, error) {
 
 // startController runs bin against the kubeconfig, watching namespace, and
 // waits until its metrics endpoint answers.
-func startController(ctx context.Context, bin, dir, kubeconfig, namespace string, extra []string) (*controller, error) {
+func startController(ctx context.Context, bin, dir, kubeconfig, namespace string, profile bool, extra []string) (*controller, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	args := append([]string{
+	args := []string{
 		"--kubeconfig", kubeconfig,
 		"--metrics-bind-address", addr, "--metrics-secure=false",
 		"--health-probe-bind-address", "0",
 		"--namespaces", namespace,
-	}, extra...)
+	}
+	pprof := ""
+	if profile {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprof = fmt.Sprintf("127.0.0.1:%d", pp)
+		args = append(args, "--pprof-bind-address", pprof)
+		pprof = "http://" + pprof
+	}
+	args = append(args, extra...)
 	logPath := filepath.Join(dir, "controller.log")
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -89,7 +101,7 @@ func startController(ctx context.Context, bin, dir, kubeconfig, namespace string
 		lf.Close()
 		return nil, fmt.Errorf("start ramp-controller: %w", err)
 	}
-	c := &controller{cmd: cmd, metrics: "http://" + addr + "/metrics", done: make(chan error, 1), logPath: logPath}
+	c := &controller{cmd: cmd, metrics: "http://" + addr + "/metrics", pprof: pprof, done: make(chan error, 1), logPath: logPath}
 	go func() { c.done <- cmd.Wait(); lf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

@@ -26,8 +26,9 @@ var gatewayCRDs = []string{
 }
 
 // startEnv starts kube-apiserver and etcd as testenv.Start does, with a
-// Service IP range large enough for the benchmark.
-func startEnv(root string) (*envtest.Environment, *rest.Config, error) {
+// Service IP range large enough for the benchmark. With audit set, the API
+// server writes a Metadata-level audit log of every request there.
+func startEnv(root, audit string) (*envtest.Environment, *rest.Config, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		if err := os.Setenv("KUBEBUILDER_ASSETS", filepath.Join(root, "bin")); err != nil {
 			return nil, nil, err
@@ -44,7 +45,16 @@ func startEnv(root string) (*envtest.Environment, *rest.Config, error) {
 		paths = append(paths, filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard", f))
 	}
 	env := &envtest.Environment{CRDDirectoryPaths: paths, ErrorIfCRDPathMissing: true, Scheme: testenv.NewScheme()}
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", serviceRange)
+	args := env.ControlPlane.GetAPIServer().Configure()
+	args.Set("service-cluster-ip-range", serviceRange)
+	if audit != "" {
+		policy := audit + ".policy.yaml"
+		const all = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Request\n  resources: [{group: ramp.dev}]\n  verbs: [patch, update]\n- level: Metadata\n"
+		if err := os.WriteFile(policy, []byte(all), 0o644); err != nil {
+			return nil, nil, err
+		}
+		args.Set("audit-policy-file", policy).Set("audit-log-path", audit)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()

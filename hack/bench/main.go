@@ -38,6 +38,8 @@ type config struct {
 	doc            string
 	png            string
 	trace          string // a rollout whose recorded timeline is printed
+	profile        string // folder for CPU profiles of the wave; none when empty
+	audit          string // API server audit log file; none when empty
 }
 
 func main() {
@@ -57,6 +59,8 @@ func run() error {
 	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "document whose generated block receives the tables")
 	flag.StringVar(&c.png, "png", "docs/bench.png", "plot of step lag and memory against N")
 	reportOnly := flag.Bool("report", false, "only rewrite the document and plot from -results")
+	flag.StringVar(&c.profile, "profile", "", "write 30s CPU profiles of the controller and kube-apiserver, taken 5s into the wave, to this folder")
+	flag.StringVar(&c.audit, "audit", "", "have the API server write an audit log of every request to this file (costs API server CPU: for finding requests, not for figures)")
 	flag.StringVar(&c.trace, "trace", "", "print the recorded timeline of this rollout (e.g. r00001)")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel))) // quiet: errors only

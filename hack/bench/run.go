@@ -85,7 +85,7 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	res := &Result{N: n, Date: start.UTC().Format(time.RFC3339), Interval: c.interval.String(),
 		ControllerArgs: strings.Join(c.controllerArgs, " "), LoadStart: loadAvg()}
 
-	env, envCfg, err := startEnv(c.root)
+	env, envCfg, err := startEnv(c.root, c.audit)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	if !ca.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("harness cache did not sync")
 	}
-	ctl, err := startController(ctx, bin, dir, kubeconfig, namespace, c.controllerArgs)
+	ctl, err := startController(ctx, bin, dir, kubeconfig, namespace, c.profile != "", c.controllerArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +187,13 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	rec.startWave()
 	p.count()
 	t1 := time.Now()
+	if c.profile != "" {
+		if err := os.MkdirAll(c.profile, 0o755); err != nil {
+			return nil, err
+		}
+		pr := &profiler{dir: c.profile, controller: ctl.pprof, apiserver: envCfg}
+		go pr.collect(ctx, n, 5*time.Second, 30*time.Second)
+	}
 	image := `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.example/app:v2"}]`
 	err = parallel(n, 32, func(i int) error {
 		ro := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: rolloutName(i), Namespace: namespace}}

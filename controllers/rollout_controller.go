@@ -36,6 +36,12 @@ type RolloutReconciler struct {
 	Recorder events.EventRecorder
 	// Router reads and sets route weights.
 	Router traffic.Router
+	// Urgent and UrgentRouter write the status and routes of a rollback.
+	// They have a rate limit of their own, so that a rollback never waits
+	// behind the step transitions of other Rollouts; Client and Router when
+	// nil.
+	Urgent       client.Client
+	UrgentRouter traffic.Router
 	// Providers hands out Prometheus providers.
 	Providers analysis.Factory
 	// Metrics are the dashboard metrics.
@@ -98,10 +104,14 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	prev := ro.Status.DeepCopy()
 	d := plan.Next(&ro.Spec, prev, w.obs)
 	actions := r.effective(&ro, w, d.Actions)
-	if len(actions) == 0 {
-		d.Status.ObservedGeneration = ro.Generation
+	// The status is decided from this generation: record it in the same
+	// write rather than in one of its own once the actions are done.
+	d.Status.ObservedGeneration = ro.Generation
+	writer, router := r.Client, r.Router
+	if isRollback(actions) && r.Urgent != nil && r.UrgentRouter != nil {
+		writer, router = r.Urgent, r.UrgentRouter
 	}
-	if err := r.patchStatus(ctx, &ro, d.Status); err != nil {
+	if err := r.patchStatus(ctx, writer, &ro, d.Status); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.observeMetrics(&ro, prev, &d, w.obs.Now)
@@ -114,7 +124,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	for _, a := range actions {
 		logger.V(1).Info("applying action", "rollout", klog.KObj(&ro), "kind", a.Kind, "color", a.Color, "replicas", a.Replicas, "weight", a.Weight)
-		if err := r.act(ctx, &ro, w, a); err != nil {
+		if err := r.act(ctx, router, &ro, w, a); err != nil {
 			r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "ActionFailed", string(a.Kind), "%s %s: %v", a.Kind, a.Color, err)
 			return ctrl.Result{}, fmt.Errorf("%s %s: %w", a.Kind, a.Color, err)
 		}
@@ -125,8 +135,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	requeue := d.RequeueAfter
 	if len(actions) > 0 && (requeue == 0 || requeue > confirmAfter) {
 		// The watch events of what was just written bring the Rollout
-		// back; this look confirms the cluster matches even without one,
-		// and records observedGeneration.
+		// back; this look confirms the cluster matches even without one.
 		requeue = confirmAfter
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
@@ -155,15 +164,25 @@ func (r *RolloutReconciler) now() time.Time {
 	return time.Now()
 }
 
-// patchStatus writes the status when it changed (a merge patch: the
-// controller is its only writer).
-func (r *RolloutReconciler) patchStatus(ctx context.Context, ro *v1.Rollout, st v1.RolloutStatus) error {
+// isRollback reports whether actions take traffic back to the stable color.
+func isRollback(actions []plan.Action) bool {
+	for _, a := range actions {
+		if a.Kind == plan.SetWeights && a.Rollback {
+			return true
+		}
+	}
+	return false
+}
+
+// patchStatus writes the status through c when it changed (a merge patch:
+// the controller is its only writer).
+func (r *RolloutReconciler) patchStatus(ctx context.Context, c client.Client, ro *v1.Rollout, st v1.RolloutStatus) error {
 	if equality.Semantic.DeepEqual(ro.Status, st) {
 		return nil
 	}
 	base := ro.DeepCopy()
 	ro.Status = st
-	if err := r.Client.Status().Patch(ctx, ro, client.MergeFrom(base)); err != nil {
+	if err := c.Status().Patch(ctx, ro, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("patch status: %w", err)
 	}
 	return nil
@@ -204,10 +223,10 @@ func replicasOf(d *appsv1.Deployment) int32 {
 }
 
 // act runs one action.
-func (r *RolloutReconciler) act(ctx context.Context, ro *v1.Rollout, w *world, a plan.Action) error {
+func (r *RolloutReconciler) act(ctx context.Context, router traffic.Router, ro *v1.Rollout, w *world, a plan.Action) error {
 	switch a.Kind {
 	case plan.SetWeights:
-		_, err := r.Router.SetWeights(ctx, w.target, traffic.WeightsFor(a.Color, a.Weight))
+		_, err := router.SetWeights(ctx, w.target, traffic.WeightsFor(a.Color, a.Weight))
 		return err
 	case plan.ApplyDeployment:
 		return r.applyDeployment(ctx, ro, w, a.Color, a.Replicas)

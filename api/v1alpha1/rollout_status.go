@@ -75,7 +75,7 @@ const (
 // RolloutStatus is what the controller last observed and decided. Every
 // decision is read back from here after a restart.
 type RolloutStatus struct {
-	// observedGeneration is the generation last reconciled successfully.
+	// observedGeneration is the generation this status was decided from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -28,6 +28,7 @@ import (
 	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/controllers"
+	"github.com/ramp-dev/ramp/internal/fresh"
 	"github.com/ramp-dev/ramp/internal/metrics"
 	"github.com/ramp-dev/ramp/traffic"
 )
@@ -59,6 +60,8 @@ type Options struct {
 	SkipNameValidation bool
 	// Namespaces limits the controller to these namespaces; all when empty.
 	Namespaces []string
+	// PprofBindAddress serves net/http/pprof; "" or "0" turns it off.
+	PprofBindAddress string
 }
 
 func metricsOptions(o Options) metricsserver.Options {
@@ -71,6 +74,22 @@ func metricsOptions(o Options) metricsserver.Options {
 		m.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
 	return m
+}
+
+// urgentClient is a client like the manager's (reads from its cache) with a
+// rate limit of its own, for the writes of rollbacks.
+func urgentClient(cfg *rest.Config, mgr ctrl.Manager) (client.Client, error) {
+	ucfg := rest.CopyConfig(cfg)
+	ucfg.RateLimiter = nil // client.New makes a new one from QPS and Burst
+	c, err := client.New(ucfg, client.Options{
+		Scheme: mgr.GetScheme(),
+		Mapper: mgr.GetRESTMapper(),
+		Cache:  &client.CacheOptions{Reader: mgr.GetCache()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rollback client: %w", err)
+	}
+	return c, nil
 }
 
 // Scheme is the scheme Ramp's controller works with.
@@ -118,6 +137,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		PprofBindAddress:        o.PprofBindAddress,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
@@ -134,14 +154,25 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	// Reads come from the cache, with this controller's own writes read
+	// back at once (see package fresh): no decision is taken twice on an
+	// object the cache has not caught up with.
+	c := fresh.New(mgr.GetClient(), o.Now)
+	urgent, err := urgentClient(cfg, mgr)
+	if err != nil {
+		return nil, err
+	}
+	uc := c.With(urgent)
 	r := &controllers.RolloutReconciler{
-		Metrics:   m,
-		Client:    mgr.GetClient(),
-		Reader:    mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("ramp-controller"),
-		Router:    &traffic.GatewayAPI{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
-		Providers: providers,
-		Now:       o.Now,
+		Metrics:      m,
+		Client:       c,
+		Reader:       mgr.GetAPIReader(),
+		Recorder:     mgr.GetEventRecorder("ramp-controller"),
+		Router:       &traffic.GatewayAPI{Client: c, Reader: mgr.GetAPIReader()},
+		Urgent:       uc,
+		UrgentRouter: &traffic.GatewayAPI{Client: uc, Reader: mgr.GetAPIReader()},
+		Providers:    providers,
+		Now:          o.Now,
 	}
 	if err := r.SetupWithManager(ctx, mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("set up rollout controller: %w", err)

@@ -113,9 +113,10 @@ type RolloutStatus struct {
 	// +optional
 	CanaryWeight int32 `json:"canaryWeight"`
 
-	// stepStartedAt is when the current step's weight was set.
+	// stepStartedAt is when the current step's weight was set, to the
+	// microsecond: a step's checks and hold are timed from it.
 	// +optional
-	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+	StepStartedAt *metav1.MicroTime `json:"stepStartedAt,omitempty"`
 
 	// waitingForPodsSince is when the rollout began waiting for canary pods
 	// that are not ready yet.
@@ -182,9 +183,9 @@ type AnalysisStatus struct {
 	// +optional
 	FailedChecks int32 `json:"failedChecks"`
 
-	// lastCheckAt is when the metrics were last checked.
+	// lastCheckAt is when the metrics were last checked (microseconds).
 	// +optional
-	LastCheckAt *metav1.Time `json:"lastCheckAt,omitempty"`
+	LastCheckAt *metav1.MicroTime `json:"lastCheckAt,omitempty"`
 
 	// errorSince is when checks began answering Error without a pass since.
 	// +optional
@@ -205,12 +206,12 @@ type MetricStatus struct {
 	// message explains an Inconclusive, Failed or Error check.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// checkedAt is when the check ran.
+	// checkedAt is when the check ran (microseconds).
 	// +optional
-	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
-	// lastPassedAt is when the metric last passed.
+	CheckedAt *metav1.MicroTime `json:"checkedAt,omitempty"`
+	// lastPassedAt is when the metric last passed (microseconds).
 	// +optional
-	LastPassedAt *metav1.Time `json:"lastPassedAt,omitempty"`
+	LastPassedAt *metav1.MicroTime `json:"lastPassedAt,omitempty"`
 }
 
 // Approval is one approver of a gate.

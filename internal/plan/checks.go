@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
@@ -18,13 +20,14 @@ func (m *machine) recordChecks() string {
 	}
 	a := m.st.Analysis
 	now := m.now()
-	a.LastCheckAt = &now
+	checkedAt := metav1.NewMicroTime(m.obs.Now)
+	a.LastCheckAt = &checkedAt
 	anyError := false
 	breach := ""
 	for _, c := range m.obs.Checks {
 		ms := metricStatus(a, c.Metric)
 		ms.Phase, ms.Value, ms.Message = c.Phase, c.Value, c.Message
-		checked := now
+		checked := checkedAt
 		ms.CheckedAt = &checked
 		switch c.Phase {
 		case v1.CheckPassed:

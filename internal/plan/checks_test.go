@@ -40,7 +40,7 @@ func TestNextCheckResults(t *testing.T) {
 	}
 	atWeight := func(phase v1.Phase, step, weight int32, started time.Duration, failedChecks int32, actions ...Action) want {
 		return want{Phase: phase, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
-			CurrentStep: step, CanaryWeight: weight, StepStartedAt: ts(started), FailedChecks: failedChecks,
+			CurrentStep: step, CanaryWeight: weight, StepStartedAt: mts(started), FailedChecks: failedChecks,
 			Actions: actions, RequeueAfter: minute}
 	}
 	oneMinute, ninetySeconds := minute, 90*second
@@ -119,7 +119,7 @@ func TestNextCheckResults(t *testing.T) {
 // controller downtime, and only while a weight is in effect.
 func TestNextCheckAt(t *testing.T) {
 	lastCheck := func(st *v1.RolloutStatus, d time.Duration) *v1.RolloutStatus {
-		st.Analysis.LastCheckAt = ts(d)
+		st.Analysis.LastCheckAt = mts(d)
 		return st
 	}
 	rolledBack := mod(flying(2, 25, 0), func(s *v1.RolloutStatus) { s.Phase = v1.PhaseRolledBack })

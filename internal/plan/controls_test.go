@@ -22,7 +22,7 @@ func TestNextControls(t *testing.T) {
 	}
 	inFlight := func(phase v1.Phase, step, weight int32, started time.Duration, requeue time.Duration, actions ...Action) want {
 		return want{Phase: phase, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
-			CurrentStep: step, CanaryWeight: weight, StepStartedAt: ts(started), Actions: actions, RequeueAfter: requeue}
+			CurrentStep: step, CanaryWeight: weight, StepStartedAt: mts(started), Actions: actions, RequeueAfter: requeue}
 	}
 	passing := func(d time.Duration) Observations { return atStep2(d, results(v1.CheckPassed, "0")...) }
 	rollback := []Action{rollbackW(v1.Green), scale(v1.Green, 0)}

@@ -27,6 +27,11 @@ func ts(d time.Duration) *metav1.Time {
 	return &t
 }
 
+func mts(d time.Duration) *metav1.MicroTime {
+	t := metav1.NewMicroTime(t0.Add(d))
+	return &t
+}
+
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
 // newSpec is a Rollout spec of four replicas, the default steps and two
@@ -92,7 +97,7 @@ func flying(i, w int32, started time.Duration) *v1.RolloutStatus {
 	st.CanaryRevision = revB
 	st.CurrentStep = i
 	st.CanaryWeight = w
-	st.StepStartedAt = ts(started)
+	st.StepStartedAt = mts(started)
 	st.Analysis = &v1.AnalysisStatus{}
 	return st
 }
@@ -102,11 +107,11 @@ func checked(st *v1.RolloutStatus, phase v1.CheckPhase, d time.Duration, metrics
 	if st.Analysis == nil {
 		st.Analysis = &v1.AnalysisStatus{}
 	}
-	st.Analysis.LastCheckAt = ts(d)
+	st.Analysis.LastCheckAt = mts(d)
 	for _, name := range metrics {
-		ms := v1.MetricStatus{Name: name, Phase: phase, CheckedAt: ts(d)}
+		ms := v1.MetricStatus{Name: name, Phase: phase, CheckedAt: mts(d)}
 		if phase == v1.CheckPassed {
-			ms.LastPassedAt = ts(d)
+			ms.LastPassedAt = mts(d)
 		}
 		st.Analysis.Metrics = append(st.Analysis.Metrics, ms)
 	}
@@ -149,7 +154,7 @@ type want struct {
 	CanaryRevision      string
 	CurrentStep         int32
 	CanaryWeight        int32
-	StepStartedAt       *metav1.Time
+	StepStartedAt       *metav1.MicroTime
 	WaitingForPodsSince *metav1.Time
 	ScaleDownAt         *metav1.Time
 	GatePassed          bool

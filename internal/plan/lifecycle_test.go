@@ -30,7 +30,7 @@ func TestNextLifecycle(t *testing.T) {
 	}
 	atFifty := func(waiting *metav1.Time, requeue time.Duration, actions ...Action) want {
 		return want{Phase: v1.PhaseProgressing, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
-			CurrentStep: 3, CanaryWeight: 50, StepStartedAt: ts(0), WaitingForPodsSince: waiting,
+			CurrentStep: 3, CanaryWeight: 50, StepStartedAt: mts(0), WaitingForPodsSince: waiting,
 			Actions: actions, RequeueAfter: requeue}
 	}
 	problem := "spec.selector: does not match spec.template.metadata.labels"

@@ -124,9 +124,9 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, paused st
 			}
 		case readyFor(target):
 			m.st.CanaryWeight = target
-			// Status keeps whole seconds: round the start up, so that a step
+			// Status keeps microseconds: round the start up, so that a step
 			// read back after a restart still lasts at least its hold.
-			started := metav1.NewTime(ceilSecond(m.obs.Now))
+			started := metav1.NewMicroTime(ceilMicro(m.obs.Now))
 			m.st.StepStartedAt = &started
 			m.st.WaitingForPodsSince = nil
 			m.setWeight(canary, target, false)
@@ -300,11 +300,11 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// ceilSecond rounds t up to a whole second, the precision of a stored
-// metav1.Time.
-func ceilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
+// ceilMicro rounds t up to a whole microsecond, the precision of a stored
+// metav1.MicroTime.
+func ceilMicro(t time.Time) time.Time {
+	if r := t.Truncate(time.Microsecond); !r.Equal(t) {
+		return r.Add(time.Microsecond)
 	}
 	return t
 }

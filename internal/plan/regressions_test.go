@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -110,17 +111,27 @@ func TestRegressions(t *testing.T) {
 			t.Fatalf("phase %s actions %+v, want a rollback", d.Status.Phase, d.Actions)
 		}
 	})
-	t.Run("a step started between seconds lasts at least its hold once stored", func(t *testing.T) {
+	t.Run("a step started between microseconds lasts its hold once stored, and no longer", func(t *testing.T) {
 		prev := flying(0, 0, 0)
 		prev.StepStartedAt = nil
-		d := Next(newSpec(), prev, observe(400*time.Millisecond, revB, dep(revB, 1, 1), routeTo(0)))
+		set := 400*time.Millisecond + 1234*time.Nanosecond
+		d := Next(newSpec(), prev, observe(set, revB, dep(revB, 1, 1), routeTo(0)))
 		got := d.Status.StepStartedAt
-		if got == nil || !got.Time.Equal(t0.Add(time.Second)) {
-			t.Fatalf("stepStartedAt %v, want t0+1s: metav1.Time keeps whole seconds, so the start rounds up", got)
+		if got == nil || !got.Time.Equal(t0.Add(400*time.Millisecond+2*time.Microsecond)) {
+			t.Fatalf("stepStartedAt %v, want t0+400.002ms: metav1.MicroTime keeps microseconds, so the start rounds up", got)
 		}
-		at, _ := NextCheckAt(newSpec(), &d.Status)
-		if held := at.Sub(t0.Add(400 * time.Millisecond)); held < time.Minute {
-			t.Fatalf("first check %s after the weight was set, want at least the hold (1m)", held)
+		b, err := json.Marshal(d.Status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored v1.RolloutStatus
+		if err := json.Unmarshal(b, &stored); err != nil {
+			t.Fatal(err)
+		}
+		at, _ := NextCheckAt(newSpec(), &stored)
+		held := at.Sub(t0.Add(set))
+		if held < time.Minute || held > time.Minute+time.Microsecond {
+			t.Fatalf("first check %s after the weight was set, want the hold (1m) and at most 1µs more", held)
 		}
 	})
 }

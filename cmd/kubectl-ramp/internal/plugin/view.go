@@ -57,7 +57,7 @@ func since(t time.Time, now time.Time) string {
 }
 
 // ago is a past time as "3s ago".
-func ago(t *metav1.Time, now time.Time) string {
+func ago(t *metav1.MicroTime, now time.Time) string {
 	if t == nil {
 		return "never"
 	}

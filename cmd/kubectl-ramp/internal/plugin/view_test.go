@@ -15,6 +15,8 @@ var now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 func at(d time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(d)); return &t }
 
+func mat(d time.Duration) *metav1.MicroTime { t := metav1.NewMicroTime(now.Add(d)); return &t }
+
 func f64(f float64) *float64 { return &f }
 
 // shop is a Rollout at step 2 of 1, 5, 25, 50(gate, 2 approvals), 100,
@@ -40,13 +42,13 @@ func shop() *v1.Rollout {
 			Message:            "step 2/5: 25% to green, error-rate Passed 0.002",
 			StableColor:        v1.Blue, StableRevision: "6d8f7c9b5", CanaryRevision: "7f5c8d6b4",
 			CurrentStep: 2, StepProgress: "2/5", CanaryWeight: 25,
-			StepStartedAt: at(-90 * time.Second),
+			StepStartedAt: mat(-90 * time.Second),
 			Analysis: &v1.AnalysisStatus{
-				LastCheckAt: at(-3 * time.Second),
+				LastCheckAt: mat(-3 * time.Second),
 				Metrics: []v1.MetricStatus{
-					{Name: "error-rate", Phase: v1.CheckPassed, Value: "0.002", CheckedAt: at(-3 * time.Second)},
-					{Name: "p99-latency", Phase: v1.CheckPassed, Value: "0.31", CheckedAt: at(-3 * time.Second)},
-					{Name: "success", Phase: v1.CheckPassed, Value: "0.998", CheckedAt: at(-3 * time.Second)},
+					{Name: "error-rate", Phase: v1.CheckPassed, Value: "0.002", CheckedAt: mat(-3 * time.Second)},
+					{Name: "p99-latency", Phase: v1.CheckPassed, Value: "0.31", CheckedAt: mat(-3 * time.Second)},
+					{Name: "success", Phase: v1.CheckPassed, Value: "0.998", CheckedAt: mat(-3 * time.Second)},
 				},
 			},
 		},
@@ -103,8 +105,8 @@ func TestWaitingFor(t *testing.T) {
 			ro.Status.Analysis.Metrics = ro.Status.Analysis.Metrics[:1]
 		}, "the hold of step 2 to end at 10:00:30Z (in 30s); a check of p99-latency, success (in 30s)"},
 		"undecided check": {func(ro *v1.Rollout) {
-			ro.Status.StepStartedAt = at(-4*time.Minute - 33*time.Second)
-			ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckInconclusive, Message: "no data", CheckedAt: at(-3 * time.Second)}
+			ro.Status.StepStartedAt = mat(-4*time.Minute - 33*time.Second)
+			ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckInconclusive, Message: "no data", CheckedAt: mat(-3 * time.Second)}
 		}, "p99-latency to pass (last Inconclusive: no data); the next check (in 27s)"},
 		"pods": {func(ro *v1.Rollout) {
 			ro.Status.CurrentStep, ro.Status.WaitingForPodsSince = 3, at(-time.Minute)
@@ -115,23 +117,23 @@ func TestWaitingFor(t *testing.T) {
 			ro.Status.CurrentStep = 3 // paused: pods are not the matter
 		}, "ramp.dev/pause to be removed (kubectl ramp resume shop)"},
 		"approvals": {func(ro *v1.Rollout) {
-			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, at(-5*time.Minute)
+			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, mat(-5*time.Minute)
 			ro.Status.Approvals = []v1.Approval{{User: "alice"}}
 		}, "1 more approval(s) of 2 (kubectl ramp approve shop)"},
 		"promote gate": {func(ro *v1.Rollout) {
 			ro.Spec.Steps[3].Pause.Approvals = 0
-			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, at(-5*time.Minute)
+			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, mat(-5*time.Minute)
 		}, "ramp.dev/promote (kubectl ramp promote shop)"},
 		"approved": {func(ro *v1.Rollout) {
-			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, at(-5*time.Minute)
+			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt = 3, 50, mat(-5*time.Minute)
 			ro.Status.Approvals = []v1.Approval{{User: "alice"}, {User: "bob"}}
 		}, "the controller to move to step 4 (100%)"},
 		"gate passed": {func(ro *v1.Rollout) {
 			ro.Spec.Steps[3].Pause.Approvals = 0
-			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt, ro.Status.GatePassed = 3, 50, at(-5*time.Minute), true
+			ro.Status.CurrentStep, ro.Status.CanaryWeight, ro.Status.StepStartedAt, ro.Status.GatePassed = 3, 50, mat(-5*time.Minute), true
 		}, "the controller to move to step 4 (100%)"},
 		"deploy window in flight": {func(ro *v1.Rollout) {
-			ro.Status.StepStartedAt = at(-5 * time.Minute)
+			ro.Status.StepStartedAt = mat(-5 * time.Minute)
 			ro.Status.Conditions = []metav1.Condition{paused("deploy window: deny 0 22 * * 5 until Mon 00:00")}
 		}, "deploy window: deny 0 22 * * 5 until Mon 00:00"},
 		"deploy window before start": {func(ro *v1.Rollout) {
@@ -229,14 +231,14 @@ func TestWriteStatus(t *testing.T) {
 	ro.Annotations = map[string]string{v1.AnnotationPause: "true"}
 	ro.Status.Phase = v1.PhasePaused
 	ro.Status.CurrentStep, ro.Status.StepProgress, ro.Status.CanaryWeight = 3, "3/5", 50
-	ro.Status.StepStartedAt = at(-4*time.Minute - 33*time.Second)
+	ro.Status.StepStartedAt = mat(-4*time.Minute - 33*time.Second)
 	ro.Spec.Analysis.FailureLimit = 1
 	ro.Status.Message = "step 3/5: 50% to green, held: paused by ramp.dev/pause"
 	ro.Status.Conditions = []metav1.Condition{{Type: v1.ConditionPaused, Status: metav1.ConditionTrue, Reason: "Held", Message: "paused by ramp.dev/pause"}}
 	ro.Status.Approvals = []v1.Approval{{User: "alice"}}
 	ro.Status.Analysis.FailedChecks = 1
-	ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckFailed, Value: "0.7", CheckedAt: at(-63 * time.Second)}
-	ro.Status.Analysis.Metrics[2] = v1.MetricStatus{Name: "success", Phase: v1.CheckError, Message: "prometheus: 503", CheckedAt: at(-3 * time.Second)}
+	ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckFailed, Value: "0.7", CheckedAt: mat(-63 * time.Second)}
+	ro.Status.Analysis.Metrics[2] = v1.MetricStatus{Name: "success", Phase: v1.CheckError, Message: "prometheus: 503", CheckedAt: mat(-3 * time.Second)}
 	var b bytes.Buffer
 	if err := writeStatus(&b, statusView{ro: ro, stableImage: "registry.example/shop:v1.2.3", canaryImage: "registry.example/shop:v1.2.4", now: now}); err != nil {
 		t.Fatal(err)

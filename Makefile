@@ -52,7 +52,7 @@ BENCH_N ?= 100,1000,10000
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: tools ## Scale benchmark on envtest (N = $(BENCH_N), up to 25 min a size); rewrites docs/BENCHMARKS.md and docs/bench.png. Not part of test.
+bench: tools ## Scale benchmark on envtest (N = $(BENCH_N), up to 10 min + 0.3 s per rollout a size); rewrites docs/BENCHMARKS.md and docs/bench.png. Not part of test.
 	go run ./hack/bench -n $(BENCH_N) $(BENCH_FLAGS)
 
 E2E_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok

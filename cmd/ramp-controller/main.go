@@ -30,9 +30,13 @@ func run() error {
 	flag.StringVar(&o.PprofBindAddress, "pprof-bind-address", "", "address net/http/pprof binds to (e.g. 127.0.0.1:6060); empty turns it off")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so that only one replica acts at a time")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
-	flag.IntVar(&o.Workers, "workers", 8, "number of Rollouts reconciled at once")
-	qps := flag.Float64("kube-api-qps", 50, "requests per second to the API server")
-	burst := flag.Int("kube-api-burst", 100, "burst of requests to the API server")
+	// A step transition is about three writes (status, route, event), so
+	// a thousand Rollouts on 10s steps ask for ~300 writes a second; the
+	// API server's priority and fairness, not this limit, is what guards
+	// it. Rollbacks have a limiter of their own at the same rate.
+	flag.IntVar(&o.Workers, "workers", 16, "number of Rollouts reconciled at once")
+	qps := flag.Float64("kube-api-qps", 300, "requests per second to the API server (rollbacks have their own allowance of the same size)")
+	burst := flag.Int("kube-api-burst", 600, "burst of requests to the API server")
 	var namespaces string
 	flag.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to watch (default: all)")
 	zo := zap.Options{Development: false}

@@ -37,6 +37,33 @@ func buildController(root string) (string, func(), error) {
 	return bin, cleanup, nil
 }
 
+// speedFlags are the controller flags that bear on the figures.
+var speedFlags = []string{"workers", "kube-api-qps", "kube-api-burst"}
+
+// defaultsOf reads the defaults of speedFlags from bin -help, e.g.
+// "--workers=16 --kube-api-qps=300 --kube-api-burst=600".
+func defaultsOf(bin string) string {
+	out, _ := exec.Command(bin, "-help").CombinedOutput() // -help exits 0 or 2
+	lines := strings.Split(string(out), "\n")
+	var parts []string
+	for _, f := range speedFlags {
+		for i, l := range lines {
+			fields := strings.Fields(l)
+			if len(fields) == 0 || fields[0] != "-"+f {
+				continue
+			}
+			// the usage follows on the next line and ends in "(default N)"
+			for _, u := range lines[i+1 : min(i+3, len(lines))] {
+				if j := strings.LastIndex(u, "(default "); j >= 0 {
+					parts = append(parts, "--"+f+"="+strings.TrimSuffix(strings.TrimSpace(u[j+len("(default "):]), ")"))
+					break
+				}
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // writeKubeconfig writes a kubeconfig for cfg (envtest's admin user).
 func writeKubeconfig(cfg *rest.Config, path string) error {
 	kc := clientcmdapi.NewConfig()

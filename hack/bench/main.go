@@ -53,7 +53,7 @@ func run() error {
 	sizes := flag.String("n", "100,1000,10000", "comma-separated numbers of rollouts, one run each")
 	flag.Float64Var(&c.breachShare, "breach", 0.1, "share of the rollouts scripted to breach at the 25% step")
 	flag.DurationVar(&c.interval, "interval", 10*time.Second, "analysis interval (and so the hold) of every step")
-	flag.DurationVar(&c.timeout, "timeout", 25*time.Minute, "give up on one size after this long (setup and rollout wave together)")
+	flag.DurationVar(&c.timeout, "timeout", 0, "give up on one size after this long (setup and rollout wave together); 0: 10m + 0.3s per rollout (1h at 10,000)")
 	args := flag.String("controller-args", "", "extra flags for ramp-controller, space-separated (default: its own defaults)")
 	flag.StringVar(&c.results, "results", "hack/bench/results.json", "raw results, merged by N across runs")
 	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "document whose generated block receives the tables")

@@ -80,7 +80,7 @@ func (r *Result) waveRan() bool { return r.Finished || r.WaveSeconds > 0 }
 // flags names the controller flags a result ran with.
 func flags(r *Result) string {
 	if r.ControllerArgs == "" {
-		return "defaults (--workers=8 --kube-api-qps=50 --kube-api-burst=100)"
+		return "defaults (" + r.Defaults + ")"
 	}
 	return "`" + r.ControllerArgs + "`"
 }

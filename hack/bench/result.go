@@ -39,6 +39,7 @@ type Result struct {
 	Date           string
 	Interval       string
 	ControllerArgs string
+	Defaults       string // the controller's defaults of the flags that bear on speed
 	Breaching      int
 	Finished       bool
 	Note           string `json:",omitempty"`

@@ -81,9 +81,12 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
+	if c.timeout == 0 {
+		c.timeout = 10*time.Minute + time.Duration(n)*300*time.Millisecond
+	}
 	deadline := start.Add(c.timeout)
 	res := &Result{N: n, Date: start.UTC().Format(time.RFC3339), Interval: c.interval.String(),
-		ControllerArgs: strings.Join(c.controllerArgs, " "), LoadStart: loadAvg()}
+		ControllerArgs: strings.Join(c.controllerArgs, " "), Defaults: defaultsOf(bin), LoadStart: loadAvg()}
 
 	env, envCfg, err := startEnv(c.root, c.audit)
 	if err != nil {

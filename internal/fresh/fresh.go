@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,37 +78,59 @@ func (c *Client) keyOf(obj client.Object) (key, bool) {
 	return key{gvk: gvk, NamespacedName: client.ObjectKeyFromObject(obj)}, true
 }
 
+// absent stands for "not there" among the versions a write replaced: the
+// version a create replaces.
+const absent = ""
+
 // Get reads through the wrapped client and answers with the object this
-// client last wrote when the read returned a version that write replaced.
+// client last wrote when the read returned a version that write replaced
+// (or NotFound for an object this client created).
 func (c *Client) Get(ctx context.Context, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if err := c.Client.Get(ctx, k, obj, opts...); err != nil {
+	err := c.Client.Get(ctx, k, obj, opts...)
+	rv := obj.GetResourceVersion()
+	switch {
+	case apierrors.IsNotFound(err):
+		obj.SetNamespace(k.Namespace)
+		obj.SetName(k.Name)
+		rv = absent
+	case err != nil:
 		return err
 	}
 	kk, ok := c.keyOf(obj)
 	if !ok {
-		return nil
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[kk]
 	if e == nil {
-		return nil
+		return err
 	}
-	if _, stale := e.older[obj.GetResourceVersion()]; !stale || c.now().Sub(e.written) > keep {
+	if _, stale := e.older[rv]; !stale || c.now().Sub(e.written) > keep {
 		delete(c.m, kk) // the cache caught up, or someone else wrote since
-		return nil
+		return err
 	}
 	dst, src := reflect.ValueOf(obj), reflect.ValueOf(e.obj.DeepCopyObject())
 	if dst.Type() != src.Type() || dst.Kind() != reflect.Pointer {
-		return nil
+		return err
 	}
 	dst.Elem().Set(src.Elem())
 	return nil
 }
 
+// Create creates and remembers the answer, so that a read before the
+// cache has seen the object finds it rather than creating it again.
+func (c *Client) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if err := c.Client.Create(ctx, obj, opts...); err != nil {
+		return err
+	}
+	c.remember(obj, absent)
+	return nil
+}
+
 // remember records obj as written over the version before.
 func (c *Client) remember(obj client.Object, before string) {
-	if before == "" || obj.GetResourceVersion() == "" || obj.GetResourceVersion() == before {
+	if obj.GetResourceVersion() == "" || obj.GetResourceVersion() == before {
 		return
 	}
 	kk, ok := c.keyOf(obj)

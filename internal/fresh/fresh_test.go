@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,8 +37,9 @@ func TestMain(m *testing.M) {
 // not seen the latest watch events yet.
 type lagging struct {
 	client.Client
-	mu   sync.Mutex
-	held map[client.ObjectKey]*corev1.ConfigMap
+	mu     sync.Mutex
+	held   map[client.ObjectKey]*corev1.ConfigMap
+	absent map[client.ObjectKey]bool // not seen yet: NotFound
 }
 
 func (l *lagging) hold(cm *corev1.ConfigMap) {
@@ -54,8 +56,11 @@ func (l *lagging) release(key client.ObjectKey) {
 
 func (l *lagging) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	l.mu.Lock()
-	h := l.held[key]
+	h, gone := l.held[key], l.absent[key]
 	l.mu.Unlock()
+	if gone {
+		return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+	}
 	if cm, ok := obj.(*corev1.ConfigMap); ok && h != nil {
 		h.DeepCopyInto(cm)
 		return nil
@@ -78,7 +83,7 @@ func setup(t *testing.T) (context.Context, *lagging, *Client, *clock, *corev1.Co
 	if err := env.Client.Create(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	lag := &lagging{Client: env.Client, held: map[client.ObjectKey]*corev1.ConfigMap{}}
+	lag := &lagging{Client: env.Client, held: map[client.ObjectKey]*corev1.ConfigMap{}, absent: map[client.ObjectKey]bool{}}
 	lag.hold(cm) // the cache has the created version and will not move
 	clk := &clock{t: time.Now()}
 	return ctx, lag, New(lag, clk.now), clk, cm
@@ -137,6 +142,28 @@ func TestReadsOwnWritesWhileTheCacheLags(t *testing.T) {
 	got = read(t, ctx, c, key)
 	if got.ResourceVersion != w2.ResourceVersion || c.Len() != 0 {
 		t.Fatalf("after the cache caught up: rv %s (want %s), remembered %d (want 0)", got.ResourceVersion, w2.ResourceVersion, c.Len())
+	}
+}
+
+func TestFindsWhatItCreatedBeforeTheCacheHasIt(t *testing.T) {
+	ctx, lag, c, clk, cm := setup(t)
+	made := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cm.Namespace, Name: "made"}, Data: map[string]string{"step": "new"}}
+	key := client.ObjectKeyFromObject(made)
+	lag.mu.Lock()
+	lag.absent[key] = true // the cache has not seen the create
+	lag.mu.Unlock()
+	if err := c.Create(ctx, made); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, ctx, c, key)
+	if got.Data["step"] != "new" || got.ResourceVersion != made.ResourceVersion {
+		t.Fatalf("read after the create: step %q rv %s, want the created object (rv %s)", got.Data["step"], got.ResourceVersion, made.ResourceVersion)
+	}
+	// Past keep, a cache that never showed it is believed: NotFound.
+	clk.t = clk.t.Add(keep + time.Second)
+	var gone corev1.ConfigMap
+	if err := c.Get(ctx, key, &gone); !apierrors.IsNotFound(err) || c.Len() != 0 {
+		t.Fatalf("past keep: err %v with %d remembered, want NotFound and nothing remembered", err, c.Len())
 	}
 }
 

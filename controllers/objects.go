@@ -53,7 +53,7 @@ func desiredService(ro *v1.Rollout, c v1.Color) *corev1.Service {
 	if ro.Spec.Service.TargetPort != nil {
 		target = *ro.Spec.Service.TargetPort
 	}
-	return &corev1.Service{
+	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ColorName(ro, c),
 			Namespace: ro.Namespace,
@@ -69,4 +69,8 @@ func desiredService(ro *v1.Rollout, c v1.Color) *corev1.Service {
 			}},
 		},
 	}
+	if ro.Spec.Service.Headless {
+		svc.Spec.ClusterIP = corev1.ClusterIPNone
+	}
+	return svc
 }

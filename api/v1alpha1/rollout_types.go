@@ -185,6 +185,7 @@ type PostPromotion struct {
 
 // ServiceSpec describes the Service Ramp creates for each color
 // (<rollout>-blue and <rollout>-green).
+// +kubebuilder:validation:XValidation:rule="(has(self.headless) && self.headless) == (has(oldSelf.headless) && oldSelf.headless)",message="spec.service.headless is immutable: a Service's clusterIP cannot change"
 type ServiceSpec struct {
 	// port is the Service port the HTTPRoute's backendRefs name.
 	// +required
@@ -196,6 +197,16 @@ type ServiceSpec struct {
 	// Defaults to port.
 	// +optional
 	TargetPort *intstr.IntOrString `json:"targetPort,omitempty"`
+
+	// headless makes both color Services headless (clusterIP: None): no
+	// ClusterIP is allocated for them, and the gateway reaches the pods
+	// through the Services' endpoints, as most Gateway API implementations
+	// do anyway. Allocating a ClusterIP costs the API server (1.33 and
+	// later) time in proportion to the Services already in the cluster,
+	// which at thousands of Rollouts dominates creating them. Use it only
+	// with a gateway that routes to endpoints. Fixed at creation.
+	// +optional
+	Headless bool `json:"headless,omitempty"`
 }
 
 // TrafficRouting names how traffic is split between the two colors.

@@ -23,7 +23,10 @@ var defaultWeights = v1.DefaultWeights
 func rolloutName(i int) string { return fmt.Sprintf("r%05d", i) }
 
 // rollout is testenv's Rollout with 2 replicas, the bench's metric, its
-// interval and the default progress deadline.
+// interval and the default progress deadline, on headless color Services:
+// a ClusterIP costs kube-apiserver v1.37 a list of every allocated address
+// per Service created, which made creating 20,000 of them quadratic (see
+// docs/BENCHMARKS.md).
 func rollout(name, image, promURL string, interval time.Duration) *v1.Rollout {
 	ro := testenv.Rollout(namespace, name, image, promURL)
 	replicas := int32(2)
@@ -33,6 +36,7 @@ func rollout(name, image, promURL string, interval time.Duration) *v1.Rollout {
 	ro.Spec.Analysis.Metrics[0].Query = benchMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`
 	ro.Spec.ProgressDeadline = nil
 	ro.Spec.ScaleDownDelay = &metav1.Duration{Duration: scaleDownDelay}
+	ro.Spec.Service.Headless = true
 	return ro
 }
 

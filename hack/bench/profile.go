@@ -22,8 +22,8 @@ type profiler struct {
 	apiserver  *rest.Config
 }
 
-// collect fetches a profile of d from each, starting after delay, and
-// writes them to dir as <who>-N<n>.pprof. It returns when both are written.
+// collect fetches a CPU profile of d from each, starting after delay, then
+// the controller's heap, and writes them to dir as <who>-N<n>.pprof.
 func (p *profiler) collect(ctx context.Context, n int, delay, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -54,6 +54,13 @@ func (p *profiler) collect(ctx context.Context, n int, delay, d time.Duration) {
 		})
 	}
 	wg.Wait()
+	// The heap once the wave is well under way.
+	path := filepath.Join(p.dir, fmt.Sprintf("controller-heap-N%d.pprof", n))
+	if err := fetch(ctx, http.DefaultClient, p.controller+"/debug/pprof/heap", path); err != nil {
+		logf("profile controller heap: %v", err)
+		return
+	}
+	logf("profile controller heap: %s", path)
 }
 
 func fetch(ctx context.Context, c *http.Client, url, path string) error {

@@ -20,8 +20,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
@@ -54,14 +57,61 @@ type memory struct {
 	mu    sync.Mutex
 	m     map[key]*entry
 	swept time.Time
+
+	informers cache.Informers // nil: forget on reads and after keep only
+	watched   map[schema.GroupVersionKind]bool
 }
 
-// New wraps c. now is the clock for forgetting; time.Now when nil.
-func New(c client.Client, now func() time.Time) *Client {
+// New wraps c. With informers (the cache c reads from), a written object is
+// forgotten as soon as the cache shows a newer version, so memory holds only
+// the writes the cache has not caught up with; without, on the next read or
+// after keep. now is the clock for forgetting; time.Now when nil.
+func New(c client.Client, informers cache.Informers, now func() time.Time) *Client {
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{Client: c, now: now, memory: &memory{m: map[key]*entry{}}}
+	return &Client{Client: c, now: now, memory: &memory{m: map[key]*entry{}, informers: informers, watched: map[schema.GroupVersionKind]bool{}}}
+}
+
+// watch has the cache's informer for gvk forget written objects once it
+// holds a version they did not replace. It is called outside the lock.
+func (c *Client) watch(gvk schema.GroupVersionKind, obj client.Object) {
+	c.mu.Lock()
+	done := c.informers == nil || c.watched[gvk]
+	c.watched[gvk] = true
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	inf, err := c.informers.GetInformer(context.Background(), obj)
+	if err != nil {
+		c.mu.Lock()
+		c.watched[gvk] = false // try again on the next write
+		c.mu.Unlock()
+		return
+	}
+	seen := func(o any) {
+		if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = t.Obj
+		}
+		m, ok := o.(metav1.Object)
+		if !ok {
+			return
+		}
+		k := key{gvk: gvk, NamespacedName: types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if e := c.m[k]; e != nil {
+			if _, stale := e.older[m.GetResourceVersion()]; !stale {
+				delete(c.m, k)
+			}
+		}
+	}
+	_, _ = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    seen,
+		UpdateFunc: func(_, o any) { seen(o) },
+		DeleteFunc: seen,
+	})
 }
 
 // With wraps another client (e.g. one with its own rate limit) that shares
@@ -137,6 +187,7 @@ func (c *Client) remember(obj client.Object, before string) {
 	if !ok {
 		return
 	}
+	c.watch(kk.gvk, obj)
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ramp-dev/ramp/internal/testenv"
@@ -86,7 +87,7 @@ func setup(t *testing.T) (context.Context, *lagging, *Client, *clock, *corev1.Co
 	lag := &lagging{Client: env.Client, held: map[client.ObjectKey]*corev1.ConfigMap{}, absent: map[client.ObjectKey]bool{}}
 	lag.hold(cm) // the cache has the created version and will not move
 	clk := &clock{t: time.Now()}
-	return ctx, lag, New(lag, clk.now), clk, cm
+	return ctx, lag, New(lag, nil, clk.now), clk, cm
 }
 
 // write patches step to v through c, from what c reads.
@@ -203,7 +204,7 @@ func TestStatusWritesAreRemembered(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := svc.DeepCopy()
-	c := New(&heldService{Client: env.Client, svc: held}, nil)
+	c := New(&heldService{Client: env.Client, svc: held}, nil, nil)
 	base := svc.DeepCopy()
 	svc.Status.Conditions = []metav1.Condition{{Type: "Seen", Status: metav1.ConditionTrue, Reason: "Test", LastTransitionTime: metav1.Now()}}
 	if err := c.Status().Patch(ctx, svc, client.MergeFrom(base)); err != nil {
@@ -230,4 +231,43 @@ func (h *heldService) Get(ctx context.Context, key client.ObjectKey, obj client.
 		return nil
 	}
 	return h.Client.Get(ctx, key, obj, opts...)
+}
+
+// With the cache's informers, a write is forgotten once the cache shows it,
+// without waiting for a read.
+func TestInformerForgetsWhatTheCacheShows(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns, err := env.CreateNamespace(ctx, "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = ca.Start(ctx) }()
+	cached, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Cache: &client.CacheOptions{Reader: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(cached, ca, nil)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cm"}, Data: map[string]string{"step": "0"}}
+	if err := c.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(cm)
+	for i := range 3 {
+		w := write(t, ctx, c, key, fmt.Sprint(i+1))
+		if got := read(t, ctx, c, key); got.ResourceVersion != w.ResourceVersion {
+			t.Fatalf("write %d: read rv %s, want the written %s", i+1, got.ResourceVersion, w.ResourceVersion)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d objects still remembered 10s after the last write; the informer should have let them go", c.Len())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

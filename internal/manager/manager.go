@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	// Reads come from the cache, with this controller's own writes read
 	// back at once (see package fresh): no decision is taken twice on an
 	// object the cache has not caught up with.
-	c := fresh.New(mgr.GetClient(), o.Now)
+	c := fresh.New(mgr.GetClient(), mgr.GetCache(), o.Now)
 	urgent, err := urgentClient(cfg, mgr)
 	if err != nil {
 		return nil, err

@@ -187,7 +187,9 @@ func writeReport(c config, all map[string]*Result) error {
 func drawPlot(path string, rs []*Result) error {
 	left := plot.New()
 	left.Title.Text = "step-transition lag p99 (from stored stepStartedAt + hold)"
-	left.X.Label.Text, left.Y.Label.Text = "rollouts (N)", "seconds"
+	left.X.Label.Text, left.Y.Label.Text = "rollouts (N)", "seconds (log)"
+	// Lags span 0.1 s to minutes: a log axis keeps 100 and 1,000 readable.
+	left.Y.Scale, left.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	right := plot.New()
 	right.Title.Text = "controller peak RSS (VmHWM)"
 	right.X.Label.Text, right.Y.Label.Text = "rollouts (N)", "MiB"

@@ -20,6 +20,9 @@ import (
 var unusedAllowed = map[access]string{
 	{Verb: "patch", Group: "events.k8s.io", Resource: "events"}: "the events recorder patches an Event into a series when the " +
 		"same event repeats for the same Rollout resourceVersion (an action failing on every retry); a run that goes well never repeats one",
+	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "httproutes"}: "a route patch that fails its resourceVersion test " +
+		"(someone else wrote the route since the cache saw it) reads the route live before trying again; the controller reads back its " +
+		"own writes (internal/fresh), so a run where only Ramp writes routes never conflicts",
 }
 
 // The controller, running as the chart's ServiceAccount under the chart's

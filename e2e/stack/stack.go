@@ -74,13 +74,20 @@ func Build(ctx context.Context, dir string) error {
 	return nil
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs picks a free loopback address for each name. The listeners stay
+// open until all are picked, so that the kernel cannot hand the same port
+// out twice (it did: haproxy and Prometheus once got the same one).
+func freeAddrs(names ...string) (map[string]string, error) {
+	addrs := map[string]string{}
+	for _, n := range names {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		addrs[n] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return addrs, nil
 }
 
 func gatewayCRDs(root string) ([]string, error) {
@@ -161,11 +168,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 
-	addrs := map[string]string{}
-	for _, k := range []string{"blue", "green", "route", "stats", "prometheus", "metrics", "health"} {
-		if addrs[k], err = freeAddr(); err != nil {
-			return s, err
-		}
+	addrs, err := freeAddrs("blue", "green", "route", "stats", "prometheus", "metrics", "health")
+	if err != nil {
+		return s, err
 	}
 	blue, green := o.Rollout+"-blue", o.Rollout+"-green"
 	gwCfg := gateway.Config{

@@ -1,7 +1,6 @@
 package traffic
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -12,15 +11,5 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
-	}
-	os.Exit(code)
+	os.Exit(testenv.Main(m, func(e *testenv.Env) { env = e }))
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -138,4 +139,22 @@ func (e *Env) CreateNamespace(ctx context.Context, prefix string) (string, error
 		return "", err
 	}
 	return ns.Name, nil
+}
+
+// Main runs a package's tests on a control plane it starts before them and
+// stops after; set receives it first. From TestMain:
+//
+//	os.Exit(testenv.Main(m, func(e *testenv.Env) { env = e }))
+func Main(m *testing.M, set func(*Env)) int {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
+		return 1
+	}
+	set(e)
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
+	}
+	return code
 }

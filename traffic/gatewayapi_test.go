@@ -226,7 +226,14 @@ func TestRouteErrors(t *testing.T) {
 			target := tg
 			target.Routes = []types.NamespacedName{{Namespace: tg.Namespace, Name: tc.route}}
 			g := &GatewayAPI{Client: env.Client, Reader: env.Client}
-			_, obsErr := g.Observe(ctx, target)
+			obs, obsErr := g.Observe(ctx, target)
+			if len(obs.Routes) != 1 || obs.Routes[0].Route != target.Routes[0] || obs.Routes[0].Problem == nil ||
+				obs.Routes[0].Problem.Reason != tc.reason || len(obs.Routes[0].Rules) != 0 {
+				t.Errorf("Observe states %+v, want one for %s with Problem %s and no rules", obs.Routes, target.Routes[0], tc.reason)
+			}
+			if obs.Carries(Weights{Blue: 0, Green: 100}) || obs.Carries(Weights{}) {
+				t.Error("Observe says a route with no steered rule carries weights")
+			}
 			changed, setErr := g.SetWeights(ctx, target, Weights{Blue: 0, Green: 100})
 			if changed {
 				t.Error("SetWeights reported a write")

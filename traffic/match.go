@@ -43,46 +43,67 @@ func colorOf(ref gatewayv1.HTTPBackendRef, routeNS string, t Target) v1alpha1.Co
 	return ""
 }
 
-// steeredRules finds the rules of route that name both colors. A rule naming
-// neither is left out; a rule naming one color but not the other, or one
-// color twice, and a route without any steered rule are RouteErrors.
-func steeredRules(route *gatewayv1.HTTPRoute, t Target) ([]steeredRule, error) {
+// steeredRules finds the rules of route that name both colors once each, in
+// rule order. A rule naming neither is left out. A rule naming one color but
+// not the other, or one color twice, is a problem rule: it is left out too,
+// and the first one in rule order becomes the RouteError returned alongside
+// the rules that can be steered, so that a caller can still move those. A
+// route without any problem rule nor any steered rule is a RouteError too.
+// The error is non-nil exactly when the route needs its owner's attention;
+// the rules returned are valid either way.
+func steeredRules(route *gatewayv1.HTTPRoute, t Target) ([]steeredRule, *RouteError) {
 	key := types.NamespacedName{Namespace: route.Namespace, Name: route.Name}
 	var out []steeredRule
+	var problem *RouteError
 	for i, rule := range route.Spec.Rules {
-		s := steeredRule{Rule: i, Blue: -1, Green: -1}
-		for j, ref := range rule.BackendRefs {
-			var idx *int
-			var name string
-			switch colorOf(ref, route.Namespace, t) {
-			case v1alpha1.Blue:
-				idx, name = &s.Blue, t.Blue
-			case v1alpha1.Green:
-				idx, name = &s.Green, t.Green
-			default:
-				continue
+		s, err := steeredRuleOf(key, i, rule, route.Namespace, t)
+		if err != nil {
+			if problem == nil {
+				problem = err
 			}
-			if *idx >= 0 {
-				return nil, routeErrorf(key, ReasonDuplicateBackendRef,
-					"rule %d names %s more than once (backendRefs %d and %d)", i, name, *idx, j)
-			}
-			*idx = j
-		}
-		switch {
-		case s.Blue < 0 && s.Green < 0:
 			continue
-		case s.Green < 0:
-			return nil, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Blue, t.Green)
-		case s.Blue < 0:
-			return nil, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Green, t.Blue)
+		}
+		if s.Blue < 0 && s.Green < 0 {
+			continue
 		}
 		out = append(out, s)
 	}
-	if len(out) == 0 {
-		return nil, routeErrorf(key, ReasonMissingBackendRef,
+	if problem == nil && len(out) == 0 {
+		problem = routeErrorf(key, ReasonMissingBackendRef,
 			"no rule names both %s and %s in namespace %s as backendRefs", t.Blue, t.Green, t.Namespace)
 	}
-	return out, nil
+	return out, problem
+}
+
+// steeredRuleOf locates the color backendRefs of rule i of the route key:
+// both indices -1 when the rule names neither color, a RouteError when it
+// names one but not the other, or one twice.
+func steeredRuleOf(key types.NamespacedName, i int, rule gatewayv1.HTTPRouteRule, routeNS string, t Target) (steeredRule, *RouteError) {
+	s := steeredRule{Rule: i, Blue: -1, Green: -1}
+	for j, ref := range rule.BackendRefs {
+		var idx *int
+		var name string
+		switch colorOf(ref, routeNS, t) {
+		case v1alpha1.Blue:
+			idx, name = &s.Blue, t.Blue
+		case v1alpha1.Green:
+			idx, name = &s.Green, t.Green
+		default:
+			continue
+		}
+		if *idx >= 0 {
+			return s, routeErrorf(key, ReasonDuplicateBackendRef,
+				"rule %d names %s more than once (backendRefs %d and %d)", i, name, *idx, j)
+		}
+		*idx = j
+	}
+	switch {
+	case s.Blue >= 0 && s.Green < 0:
+		return s, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Blue, t.Green)
+	case s.Green >= 0 && s.Blue < 0:
+		return s, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Green, t.Blue)
+	}
+	return s, nil
 }
 
 // weightOf returns the weight a backendRef carries, the CRD default when unset.

@@ -3,6 +3,7 @@ package traffic
 import (
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -93,6 +94,7 @@ func TestSteeredRules(t *testing.T) {
 		},
 		"rule 1 lacks green": {
 			route:      route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0)), rule(ref("shop-blue", 1))),
+			want:       []steeredRule{{Rule: 0, Blue: 0, Green: 1}},
 			wantReason: ReasonMissingBackendRef,
 			wantMsg:    "HTTPRoute shop/shop: rule 1 names shop-blue but not shop-green",
 		},
@@ -119,25 +121,56 @@ func TestSteeredRules(t *testing.T) {
 			wantReason: ReasonDuplicateBackendRef,
 			wantMsg:    "HTTPRoute shop/shop: rule 0 names shop-blue more than once (backendRefs 0 and 2)",
 		},
+		"rule 1 lacks green, rule 0 and rule 2 are still steered": {
+			route: route("shop",
+				rule(ref("shop-blue", 100), ref("shop-green", 0)),
+				rule(ref("shop-blue", 1)),
+				rule(ref("static", 1), ref("shop-green", 0), ref("shop-blue", 100))),
+			want:       []steeredRule{{Rule: 0, Blue: 0, Green: 1}, {Rule: 2, Blue: 2, Green: 1}},
+			wantReason: ReasonMissingBackendRef,
+			wantMsg:    "HTTPRoute shop/shop: rule 1 names shop-blue but not shop-green",
+		},
+		"green twice in rule 0, rule 1 still steered": {
+			route: route("shop",
+				rule(ref("shop-blue", 50), ref("shop-green", 25), ref("shop-green", 25)),
+				rule(ref("shop-green", 0), ref("shop-blue", 100))),
+			want:       []steeredRule{{Rule: 1, Blue: 1, Green: 0}},
+			wantReason: ReasonDuplicateBackendRef,
+			wantMsg:    "HTTPRoute shop/shop: rule 0 names shop-green more than once (backendRefs 1 and 2)",
+		},
+		"the first problem rule is the one reported": {
+			route: route("shop",
+				rule(ref("shop-green", 1)),
+				rule(ref("shop-blue", 100), ref("shop-green", 0)),
+				rule(ref("shop-blue", 1), ref("shop-blue", 1))),
+			want:       []steeredRule{{Rule: 1, Blue: 0, Green: 1}},
+			wantReason: ReasonMissingBackendRef,
+			wantMsg:    "HTTPRoute shop/shop: rule 0 names shop-green but not shop-blue",
+		},
+		"only problem rules": {
+			route:      route("shop", rule(ref("shop-blue", 1)), rule(ref("shop-green", 1))),
+			wantReason: ReasonMissingBackendRef,
+			wantMsg:    "HTTPRoute shop/shop: rule 0 names shop-blue but not shop-green",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := steeredRules(tc.route, shop)
-			if tc.wantReason != "" {
-				re, ok := IsRouteError(err)
-				if !ok {
-					t.Fatalf("err = %v, want a RouteError", err)
-				}
+			got, re := steeredRules(tc.route, shop)
+			switch {
+			case tc.wantReason == "" && re != nil:
+				t.Errorf("unexpected error: %v", re)
+			case tc.wantReason != "" && re == nil:
+				t.Errorf("no error, want a RouteError %s", tc.wantReason)
+			case re != nil:
 				if re.Reason != tc.wantReason {
 					t.Errorf("reason = %q, want %q", re.Reason, tc.wantReason)
 				}
 				if tc.wantMsg != "" && re.Error() != tc.wantMsg {
 					t.Errorf("message = %q, want %q", re.Error(), tc.wantMsg)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
+				if want := (types.NamespacedName{Namespace: tc.route.Namespace, Name: "shop"}); re.Route != want {
+					t.Errorf("route = %s, want %s", re.Route, want)
+				}
 			}
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)

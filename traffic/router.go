@@ -49,9 +49,16 @@ func (w Weights) Of(c v1alpha1.Color) int32 {
 type RouteState struct {
 	// Route is the route read.
 	Route types.NamespacedName
-	// Weights are the weights of the first steered rule.
+	// Rules are the weights of every steered rule (a rule naming both colors
+	// once each), in rule order, as stored: an unset weight counts as the
+	// CRD default, 1. Empty when the route could not be read or has no rule
+	// that can be steered; nothing is known to be carried then.
+	Rules []Weights
+	// Weights are the weights of the first steered rule (Rules[0]), zero
+	// when there is none.
 	Weights Weights
-	// Uniform is true when every steered rule carries the same weights.
+	// Uniform is true when the route has steered rules and every one of
+	// them carries the same weights.
 	Uniform bool
 	// Accepted is the Accepted condition that status.parents report for the
 	// route's current generation: nil when no parent reports True or False
@@ -59,29 +66,92 @@ type RouteState struct {
 	Accepted *bool
 	// Message is the message of the first False Accepted condition.
 	Message string
+	// Rejected is non-empty when a parent reports Accepted=False or
+	// ResolvedRefs=False for the route's current generation, so that what
+	// the route says is not what that parent carries. It names the parent
+	// and the condition, e.g. "HTTPRoute ns/shop: parent gateway
+	// ns/public-gw (controller example.com/gw) reports ResolvedRefs=False
+	// (BackendNotFound): ...". Conditions of an older generation, Unknown
+	// ones and parents without conditions say nothing: a route no parent
+	// reports on counts as carrying what it says.
+	Rejected string
+	// Pending is non-empty when a parent that reported on an earlier
+	// generation of the route has not reported on the current one yet: that
+	// gateway may still carry the old weights. It names the parent.
+	Pending string
+	// Problem is set when the route has a rule that cannot be steered (it
+	// names one color but not the other, or one twice), has no rule naming
+	// both, or does not exist. Rules then holds only the rules that can be
+	// steered, which SetWeights still writes. It is the same error Observe
+	// returns for the route.
+	Problem *RouteError
 	// Generation is the route's metadata.generation.
 	Generation int64
 }
 
+// carries reports whether the route is known to carry w: it has steered
+// rules, all carry exactly w, it has no Problem and no parent rejects it.
+func (r RouteState) carries(w Weights) bool {
+	if r.Problem != nil || r.Rejected != "" || r.Pending != "" || len(r.Rules) == 0 {
+		return false
+	}
+	for _, rw := range r.Rules {
+		if rw != w {
+			return false
+		}
+	}
+	return true
+}
+
 // Observation is what all routes of a Target carry.
 type Observation struct {
-	// Routes holds one state per route, in the order of Target.Routes.
+	// Routes holds one state per route, in the order of Target.Routes; a
+	// route that could not be read has a state with no Rules (and a Problem
+	// when it does not exist).
 	Routes []RouteState
 }
 
 // Weights returns the weights every route and every steered rule carries,
-// and false when they differ or there are no routes.
+// and false when they differ, a route has a Problem or no steered rule, or
+// there are no routes. It does not look at the parents' verdict; Carries
+// does.
 func (o Observation) Weights() (Weights, bool) {
 	if len(o.Routes) == 0 {
 		return Weights{}, false
 	}
 	w := o.Routes[0].Weights
 	for _, r := range o.Routes {
-		if !r.Uniform || r.Weights != w {
+		if r.Problem != nil || !r.Uniform || r.Weights != w {
 			return Weights{}, false
 		}
 	}
 	return w, true
+}
+
+// Carries reports whether the routes are known to carry exactly w: there is
+// at least one route, every route has at least one steered rule, every
+// steered rule of every route carries w, no route has a Problem and no
+// parent rejects any route (RouteState.Rejected).
+func (o Observation) Carries(w Weights) bool {
+	if len(o.Routes) == 0 {
+		return false
+	}
+	for _, r := range o.Routes {
+		if !r.carries(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// Rules returns the weights of every steered rule of every route, route
+// after route, in rule order.
+func (o Observation) Rules() []Weights {
+	var out []Weights
+	for _, r := range o.Routes {
+		out = append(out, r.Rules...)
+	}
+	return out
 }
 
 // Router reads and sets the weights of the two colors.
@@ -89,7 +159,9 @@ type Router interface {
 	// Observe reads what every route of t carries now.
 	Observe(ctx context.Context, t Target) (Observation, error)
 	// SetWeights makes every steered rule of every route carry w. It writes
-	// only routes that differ and reports whether it wrote any.
+	// only routes that differ and reports whether it wrote any. A route with
+	// a problem rule still has its steerable rules written; its RouteError is
+	// returned after.
 	SetWeights(ctx context.Context, t Target, w Weights) (changed bool, err error)
 }
 

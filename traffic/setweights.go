@@ -54,7 +54,9 @@ func weightOps(route *gatewayv1.HTTPRoute, rules []steeredRule, w Weights) []pat
 // SetWeights makes every steered rule of every route of t carry w, writing
 // only the routes that differ, and reports whether it wrote any. It goes on
 // with the other routes when one fails, so that a rollback moves every route
-// it can; the error then joins the failures. Weights that are negative or do
+// it can; the error then joins the failures. Likewise a route with a rule it
+// cannot steer (see steeredRules) has its other steered rules written, and
+// then its RouteError is among the failures. Weights that are negative or do
 // not sum to 100 are refused before anything is read.
 func (g *GatewayAPI) SetWeights(ctx context.Context, t Target, w Weights) (bool, error) {
 	if w.Blue < 0 || w.Green < 0 || w.Blue+w.Green != 100 {
@@ -72,21 +74,26 @@ func (g *GatewayAPI) SetWeights(ctx context.Context, t Target, w Weights) (bool,
 	return changed, errors.Join(errs...)
 }
 
-// setRoute sets the weights of one route. The first read goes through the
+// setRoute sets the weights of the steered rules of one route, then returns
+// its RouteError if it has a rule it cannot steer. The first read goes through the
 // Client; when the write finds the route changed since, it reads the route
 // live through the Reader and tries again, a few times without long sleeps.
 func (g *GatewayAPI) setRoute(ctx context.Context, t Target, key types.NamespacedName, w Weights) (bool, error) {
 	var reader client.Reader = g.Client
 	changed := false
+	// problem is the RouteError of the route as last read, returned once the
+	// rules that can be steered are written.
+	var problem *RouteError
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var route gatewayv1.HTTPRoute
 		if err := getRoute(ctx, reader, key, &route); err != nil {
 			return err
 		}
 		reader = g.live()
-		rules, err := steeredRules(&route, t)
-		if err != nil {
-			return err
+		rules, re := steeredRules(&route, t)
+		problem = re
+		if len(rules) == 0 {
+			return nil
 		}
 		ops := weightOps(&route, rules, w)
 		if ops == nil {
@@ -104,10 +111,18 @@ func (g *GatewayAPI) setRoute(ctx context.Context, t Target, key types.Namespace
 		return nil
 	})
 	if err != nil {
-		if _, ok := IsRouteError(err); ok {
-			return changed, err
+		if _, ok := IsRouteError(err); !ok {
+			err = fmt.Errorf("set weights blue %d green %d on HTTPRoute %s: %w", w.Blue, w.Green, key, err)
 		}
-		return changed, fmt.Errorf("set weights blue %d green %d on HTTPRoute %s: %w", w.Blue, w.Green, key, err)
+		if problem != nil {
+			// The route also has a rule to fix; a transient err still makes
+			// the whole worth retrying (see IsRouteError).
+			err = errors.Join(err, problem)
+		}
+		return changed, err
+	}
+	if problem != nil {
+		return changed, problem
 	}
 	return changed, nil
 }

@@ -57,9 +57,9 @@ func TestWeightOps(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			rules, err := steeredRules(tc.route, shop)
-			if err != nil {
-				t.Fatal(err)
+			rules, problem := steeredRules(tc.route, shop)
+			if problem != nil {
+				t.Fatal(problem)
 			}
 			ops := weightOps(tc.route, rules, tc.w)
 			if tc.want == "" {
@@ -76,6 +76,29 @@ func TestWeightOps(t *testing.T) {
 				t.Errorf("patch\n got %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestWeightOpsSkipProblemRules(t *testing.T) {
+	r := route("shop",
+		rule(ref("shop-blue", 1)),
+		rule(ref("shop-blue", 100), ref("shop-green", 0)),
+		rule(ref("shop-green", 50), ref("shop-green", 50), ref("shop-blue", 0)))
+	rules, problem := steeredRules(r, shop)
+	if problem == nil || problem.Reason != ReasonMissingBackendRef {
+		t.Fatalf("problem = %v, want MissingBackendRef", problem)
+	}
+	got, err := json.Marshal(weightOps(r, rules, Weights{Blue: 0, Green: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"op":"test","path":"/spec/rules/1/backendRefs/0/name","value":"shop-blue"},` +
+		`{"op":"test","path":"/spec/rules/1/backendRefs/1/name","value":"shop-green"},` +
+		`{"op":"replace","path":"/metadata/resourceVersion","value":"42"},` +
+		`{"op":"add","path":"/spec/rules/1/backendRefs/0/weight","value":0},` +
+		`{"op":"add","path":"/spec/rules/1/backendRefs/1/weight","value":100}]`
+	if string(got) != want {
+		t.Errorf("patch\n got %s\nwant %s", got, want)
 	}
 }
 

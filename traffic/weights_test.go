@@ -47,6 +47,7 @@ func TestObservationWeights(t *testing.T) {
 	a := RouteState{Weights: Weights{Blue: 75, Green: 25}, Uniform: true}
 	b := RouteState{Weights: Weights{Blue: 50, Green: 50}, Uniform: true}
 	mixed := RouteState{Weights: Weights{Blue: 75, Green: 25}, Uniform: false}
+	problem := RouteState{Weights: Weights{Blue: 75, Green: 25}, Uniform: true, Problem: &RouteError{Reason: ReasonMissingBackendRef}}
 	tests := map[string]struct {
 		routes []RouteState
 		want   Weights
@@ -57,6 +58,8 @@ func TestObservationWeights(t *testing.T) {
 		"two routes agree":      {routes: []RouteState{a, a}, want: a.Weights, ok: true},
 		"two routes differ":     {routes: []RouteState{a, b}},
 		"rules of a route vary": {routes: []RouteState{a, mixed}},
+		"a route has a problem": {routes: []RouteState{a, problem}},
+		"a route was not read":  {routes: []RouteState{a, {}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -115,6 +115,19 @@ func ValidateMetrics(metrics []v1alpha1.Metric) []error {
 	return errs
 }
 
+// ValidMetrics returns the metrics whose query templates validate: the ones
+// that can be checked while a spec problem in another metric holds the
+// rollout.
+func ValidMetrics(metrics []v1alpha1.Metric) []v1alpha1.Metric {
+	out := make([]v1alpha1.Metric, 0, len(metrics))
+	for _, m := range metrics {
+		if validateQuery(m.Name, m.Query) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func validateQuery(name, query string) error {
 	t, err := parseQuery(name, query)
 	if err != nil {

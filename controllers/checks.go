@@ -16,9 +16,13 @@ import (
 // Anything that keeps a check from being asked makes it an Error.
 func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout, w *world) []plan.Check {
 	a := ro.Spec.Analysis
+	metrics := analysis.ValidMetrics(a.Metrics)
+	if len(metrics) == 0 {
+		return nil
+	}
 	fail := func(err error) []plan.Check {
-		out := make([]plan.Check, len(a.Metrics))
-		for i, m := range a.Metrics {
+		out := make([]plan.Check, len(metrics))
+		for i, m := range metrics {
 			out[i] = plan.Check{Metric: m.Name, Phase: v1.CheckError, Message: err.Error()}
 		}
 		return out
@@ -60,7 +64,7 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout, w *wo
 		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
 		Step:           st.CurrentStep,
 	}
-	results := analysis.Check(ctx, p, a.Metrics, vars)
+	results := analysis.Check(ctx, p, metrics, vars)
 	out := make([]plan.Check, len(results))
 	for i, res := range results {
 		out[i] = plan.Check{Metric: res.Metric, Phase: res.Phase, Value: res.Value, Message: res.Message}

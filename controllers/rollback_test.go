@@ -19,7 +19,10 @@ func TestBreachRollsBack(t *testing.T) {
 	f := newFixture(t)
 	f.healthy(f.rollout("cart", "cart:v1"))
 	f.setImage("cart", "cart:v2")
-	f.eventually(20*time.Second, "the 25% step", func() bool { _, g := f.weights("cart"); return g == 25 })
+	f.eventually(20*time.Second, "the 25% step in effect", func() bool {
+		st := f.get("cart").Status
+		return st.CanaryWeight == 25 && st.StepStartedAt != nil
+	})
 
 	prom.Set(f.ns, "cart-green", errorMetric, testenv.Answer{Value: 0.2})
 	breachAt := time.Now()

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,10 +51,10 @@ type RolloutReconciler struct {
 	Now func() time.Time
 }
 
-// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch
+// +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch;patch
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts/status,verbs=patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -74,15 +75,17 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ro.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // owner references take the Deployments and Services away
+		return r.finalize(ctx, &ro)
 	}
-	if err := r.ensureServices(ctx, &ro); err != nil {
+	if err := r.ensureFinalizer(ctx, &ro); err != nil {
 		return ctrl.Result{}, err
 	}
+	svcProblems, svcErr := r.ensureServices(ctx, &ro)
 	w, err := r.observe(ctx, &ro)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	w.obs.Problems = append(w.obs.Problems, svcProblems...)
 	w.obs.Now = r.now()
 	if len(ro.Spec.DeployWindows) > 0 {
 		ws := windows.Evaluate(ro.Spec.DeployWindows, w.obs.Now)
@@ -92,10 +95,12 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		w.obs.WindowNext = ws.Next
 	}
 	checked := false
-	if len(w.obs.SpecProblems) == 0 && w.obs.Route.Problem == "" && plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
+	if plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
+		// Only the metrics that validate are asked: a typo in one metric
+		// added in flight does not stop the others.
 		w.obs.Checks = r.runChecks(ctx, &ro, w)
 		w.obs.Now = r.now()
-		checked = true
+		checked = len(w.obs.Checks) > 0
 		for _, c := range w.obs.Checks {
 			r.Metrics.Check(&ro, c.Metric, c.Phase)
 		}
@@ -103,12 +108,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 	prev := ro.Status.DeepCopy()
 	d := plan.Next(&ro.Spec, prev, w.obs)
-	actions := r.effective(&ro, w, d.Actions)
 	// The status is decided from this generation: record it in the same
 	// write rather than in one of its own once the actions are done.
 	d.Status.ObservedGeneration = ro.Generation
 	writer, router := r.Client, r.Router
-	if isRollback(actions) && r.Urgent != nil && r.UrgentRouter != nil {
+	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {
 		writer, router = r.Urgent, r.UrgentRouter
 	}
 	if err := r.patchStatus(ctx, writer, &ro, d.Status); err != nil {
@@ -122,9 +126,17 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		r.Recorder.Eventf(&ro, nil, kind, e.Reason, e.Reason, "%s", e.Message)
 	}
-	for _, a := range actions {
+	for _, a := range d.Actions {
 		logger.V(1).Info("applying action", "rollout", klog.KObj(&ro), "kind", a.Kind, "color", a.Color, "replicas", a.Replicas, "weight", a.Weight)
 		if err := r.act(ctx, router, &ro, w, a); err != nil {
+			if a.Kind != plan.SetWeights && isRefusal(err) {
+				// The API server refuses what the spec asks for: say so and
+				// wait for a new spec, without a retry loop.
+				if rerr := r.recordRefusal(ctx, &ro, fmt.Sprintf("the %s Deployment %s", a.Color, ColorName(&ro, a.Color)), err); rerr != nil {
+					return ctrl.Result{}, rerr
+				}
+				return ctrl.Result{RequeueAfter: refusedRetry}, nil
+			}
 			r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "ActionFailed", string(a.Kind), "%s %s: %v", a.Kind, a.Color, err)
 			return ctrl.Result{}, fmt.Errorf("%s %s: %w", a.Kind, a.Color, err)
 		}
@@ -132,8 +144,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			r.Metrics.RolledBack(&ro, r.now().Sub(w.obs.Now))
 		}
 	}
+	if svcErr != nil {
+		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
+	}
 	requeue := d.RequeueAfter
-	if len(actions) > 0 && (requeue == 0 || requeue > confirmAfter) {
+	if len(d.Actions) > 0 && (requeue == 0 || requeue > confirmAfter) {
 		// The watch events of what was just written bring the Rollout
 		// back; this look confirms the cluster matches even without one.
 		requeue = confirmAfter
@@ -186,33 +201,6 @@ func (r *RolloutReconciler) patchStatus(ctx context.Context, c client.Client, ro
 		return fmt.Errorf("patch status: %w", err)
 	}
 	return nil
-}
-
-// effective drops the actions the cluster already matches, so that nothing
-// is written that would not change.
-func (r *RolloutReconciler) effective(ro *v1.Rollout, w *world, actions []plan.Action) []plan.Action {
-	out := actions[:0:0]
-	for _, a := range actions {
-		d := w.deployments[a.Color]
-		switch a.Kind {
-		case plan.ApplyDeployment:
-			if d != nil && d.Annotations[v1.AnnotationRevision] == w.obs.Revision && replicasOf(d) == a.Replicas {
-				continue
-			}
-		case plan.ScaleDeployment:
-			if d == nil || replicasOf(d) == a.Replicas {
-				continue
-			}
-		case plan.SetWeights:
-			if !a.Rollback {
-				if got, ok := w.obs.Route.Weight(a.Color); ok && got == a.Weight {
-					continue
-				}
-			}
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func replicasOf(d *appsv1.Deployment) int32 {
@@ -271,35 +259,65 @@ func (r *RolloutReconciler) applyDeployment(ctx context.Context, ro *v1.Rollout,
 }
 
 // ensureServices creates the two color Services and keeps their selector
-// and port as the Rollout says.
-func (r *RolloutReconciler) ensureServices(ctx context.Context, ro *v1.Rollout) error {
+// and port as the Rollout says. A Service of that name that is not Ramp's,
+// or one the API server refuses, is a problem for the plan; any other error
+// is returned for a retry once the plan has acted.
+func (r *RolloutReconciler) ensureServices(ctx context.Context, ro *v1.Rollout) ([]plan.Problem, error) {
+	var problems []plan.Problem
+	var errs []error
 	for _, c := range []v1.Color{v1.Blue, v1.Green} {
-		want := desiredService(ro, c)
-		var cur corev1.Service
-		err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &cur)
-		if apierrors.IsNotFound(err) {
-			if err := ctrl.SetControllerReference(ro, want, r.Client.Scheme()); err != nil {
-				return err
-			}
-			if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("create service %s: %w", want.Name, err)
-			}
-			continue
+		p, err := r.ensureService(ctx, ro, c)
+		if p != nil {
+			problems = append(problems, *p)
 		}
 		if err != nil {
-			return fmt.Errorf("get service %s: %w", want.Name, err)
-		}
-		if equality.Semantic.DeepEqual(cur.Spec.Selector, want.Spec.Selector) && servicePortsMatch(cur.Spec.Ports, want.Spec.Ports) {
-			continue
-		}
-		base := cur.DeepCopy()
-		cur.Spec.Selector = want.Spec.Selector
-		cur.Spec.Ports = want.Spec.Ports
-		if err := r.Client.Patch(ctx, &cur, client.MergeFrom(base)); err != nil {
-			return fmt.Errorf("update service %s: %w", want.Name, err)
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return problems, errors.Join(errs...)
+}
+
+func (r *RolloutReconciler) ensureService(ctx context.Context, ro *v1.Rollout, c v1.Color) (*plan.Problem, error) {
+	want := desiredService(ro, c)
+	refused := func(what string, err error) (*plan.Problem, error) {
+		if isRefusal(err) {
+			return &plan.Problem{Reason: v1.ReasonRefused, Message: fmt.Sprintf("the API server refused to %s Service %s: %v", what, want.Name, err)}, nil
+		}
+		return nil, fmt.Errorf("%s service %s: %w", what, want.Name, err)
+	}
+	var cur corev1.Service
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &cur)
+	if apierrors.IsNotFound(err) && r.Reader != nil {
+		err = r.Reader.Get(ctx, client.ObjectKeyFromObject(want), &cur)
+	}
+	if apierrors.IsNotFound(err) {
+		if err := ctrl.SetControllerReference(ro, want, r.Client.Scheme()); err != nil {
+			return nil, err
+		}
+		if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return refused("create", err)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get service %s: %w", want.Name, err)
+	}
+	if p := foreign(ro, c, &cur, "Service"); p != nil {
+		return p, nil
+	}
+	if err := r.claim(ctx, ro, &cur); err != nil {
+		return nil, err
+	}
+	if equality.Semantic.DeepEqual(cur.Spec.Selector, want.Spec.Selector) && servicePortsMatch(cur.Spec.Ports, want.Spec.Ports) {
+		return nil, nil
+	}
+	base := cur.DeepCopy()
+	cur.Spec.Selector = want.Spec.Selector
+	cur.Spec.Ports = want.Spec.Ports
+	if err := r.Client.Patch(ctx, &cur, client.MergeFrom(base)); err != nil {
+		return refused("update", err)
+	}
+	return nil, nil
 }
 
 func servicePortsMatch(cur, want []corev1.ServicePort) bool {

@@ -70,6 +70,11 @@ const (
 	// ConditionValid is False when the spec or the routes it names cannot be
 	// acted on; its message names the field.
 	ConditionValid = "Valid"
+	// ConditionReconciling is True while a revision is in flight (kstatus).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when nothing progresses without a person or a
+	// new revision: rolled back, failed, invalid (kstatus).
+	ConditionStalled = "Stalled"
 )
 
 // RolloutStatus is what the controller last observed and decided. Every
@@ -108,15 +113,30 @@ type RolloutStatus struct {
 	// +optional
 	StepProgress string `json:"stepProgress,omitempty"`
 
-	// canaryWeight is the percent of traffic Ramp has decided to send to the
-	// canary color.
+	// canaryWeight is the percent of traffic on the canary color that is in
+	// effect: the weight of the last step that every steered route was
+	// observed carrying (both weights of every rule) with no parent
+	// rejecting it. A weight that was only written is not in effect.
 	// +optional
 	CanaryWeight int32 `json:"canaryWeight"`
 
-	// stepStartedAt is when the current step's weight was set, to the
-	// microsecond: a step's checks and hold are timed from it.
+	// stepStartedAt is when the current step's weight was first observed in
+	// effect, to the microsecond: a step's checks and hold are timed from it.
+	// It is unset while the step's weight is not (or no longer) in effect; a
+	// repaired drift starts the step's clock again.
 	// +optional
 	StepStartedAt *metav1.MicroTime `json:"stepStartedAt,omitempty"`
+
+	// rollbackReason is set when a rollback (or a switch back after a
+	// promotion) is decided and the routes do not carry 0 % canary yet. The
+	// phase becomes RolledBack once they do.
+	// +optional
+	RollbackReason string `json:"rollbackReason,omitempty"`
+
+	// heldSince is when a spec or route problem began holding the rollout in
+	// flight; held past progressDeadline, it rolls back.
+	// +optional
+	HeldSince *metav1.Time `json:"heldSince,omitempty"`
 
 	// waitingForPodsSince is when the rollout began waiting for canary pods
 	// that are not ready yet.
@@ -270,3 +290,39 @@ const (
 // with the caller's name from a SelfSubjectReview; the controller counts
 // distinct users whose revision and step are the gate's.
 const ApprovalAnnotationPrefix = "approve.ramp.dev/"
+
+// Reasons of the Paused condition: what holds a rollout in flight.
+const (
+	// ReasonPausedByAnnotation: ramp.dev/pause is "true".
+	ReasonPausedByAnnotation = "PausedByAnnotation"
+	// ReasonGate: a manual gate waits for ramp.dev/promote or approvals.
+	ReasonGate = "Gate"
+	// ReasonDeployWindow: a deploy window is closed.
+	ReasonDeployWindow = "DeployWindow"
+	// ReasonChecksUndecided: a check answered Inconclusive or Error.
+	ReasonChecksUndecided = "ChecksUndecided"
+	// ReasonInvalid: a spec or route problem appeared in flight.
+	ReasonInvalid = "Invalid"
+	// ReasonRouteNotInEffect: a route does not carry the step's weight yet,
+	// or a gateway does not accept it.
+	ReasonRouteNotInEffect = "RouteNotInEffect"
+	// ReasonNotHeld: nothing holds the rollout.
+	ReasonNotHeld = "NotHeld"
+)
+
+// Reasons of the Valid condition.
+const (
+	ReasonValid        = "Valid"
+	ReasonInvalidSpec  = "InvalidSpec"
+	ReasonInvalidRoute = "InvalidRoute"
+	// ReasonForeignObject: a Deployment or Service with one of Ramp's names
+	// exists that Ramp did not create.
+	ReasonForeignObject = "ForeignObject"
+	// ReasonRefused: the API server refused an object Ramp wrote (for
+	// example a pod template it cannot run).
+	ReasonRefused = "Refused"
+)
+
+// FinalizerTraffic holds a Rollout's deletion until traffic is on the color
+// that keeps serving.
+const FinalizerTraffic = "ramp.dev/traffic"

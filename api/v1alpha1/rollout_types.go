@@ -20,6 +20,8 @@ import (
 // +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`
 // +kubebuilder:printcolumn:name="Canary",type=string,JSONPath=`.status.canaryRevision`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 57",message="metadata.name must be at most 57 characters: Ramp names its Services <name>-green, and a Service name has at most 63"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label (lowercase letters, digits and '-', starting with a letter, no dots): it names the color Services"
 type Rollout struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional
@@ -67,6 +69,7 @@ type RolloutSpec struct {
 
 	// template is the application's pod template. Changing it starts a rollout.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="has(self.spec) && has(self.spec.containers) && size(self.spec.containers) > 0",message="spec.template.spec.containers must name at least one container"
 	Template corev1.PodTemplateSpec `json:"template"`
 
 	// service describes the Services Ramp creates for each color.
@@ -126,7 +129,30 @@ type RolloutSpec struct {
 	// old color keeps its pods; a breach then switches back at once.
 	// +optional
 	PostPromotion *PostPromotion `json:"postPromotion,omitempty"`
+
+	// deletionPolicy says what deleting the Rollout does to the application.
+	// Release (the default) first sends all traffic to the color with ready
+	// pods of the stable revision, then releases that color's Deployment and
+	// Service (they lose their owner reference and go on serving) and lets
+	// the other color go. Delete sends traffic the same way, then lets the
+	// garbage collector remove both colors: the routes then point at
+	// Services that are gone. A delete with --cascade=orphan leaves
+	// everything as it is, routes included.
+	// +optional
+	// +kubebuilder:default=Release
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
+
+// DeletionPolicy says what deleting a Rollout does to its colors.
+// +kubebuilder:validation:Enum=Release;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionRelease keeps the serving color's Deployment and Service.
+	DeletionRelease DeletionPolicy = "Release"
+	// DeletionDelete removes both colors once traffic left the canary.
+	DeletionDelete DeletionPolicy = "Delete"
+)
 
 // WindowKind is allow or deny.
 // +kubebuilder:validation:Enum=allow;deny

@@ -394,6 +394,10 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		in, out := &in.StepStartedAt, &out.StepStartedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.HeldSince != nil {
+		in, out := &in.HeldSince, &out.HeldSince
+		*out = (*in).DeepCopy()
+	}
 	if in.WaitingForPodsSince != nil {
 		in, out := &in.WaitingForPodsSince, &out.WaitingForPodsSince
 		*out = (*in).DeepCopy()

@@ -26,13 +26,15 @@ func errorSince(d time.Duration) func(*v1.RolloutStatus) {
 
 // Check results: Failed beyond failureLimit rolls back; Inconclusive and
 // Error hold (phase Paused) and never count as failed; Error past
-// progressDeadline rolls back.
+// progressDeadline rolls back. A rollback writes 0 % canary first and stays
+// Progressing until the routes are seen carrying it (see the rules of
+// progress); the observed route here still carries the step's weight.
 func TestNextCheckResults(t *testing.T) {
 	passed := check("latency", v1.CheckPassed, "0.1", "")
-	rolledBack := func(step, failedChecks int32, errSince *time.Duration) want {
-		w := want{Phase: v1.PhaseRolledBack, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
-			CurrentStep: step, FailedChecks: failedChecks,
-			Actions: []Action{rollbackW(v1.Green), scale(v1.Green, 0)}}
+	rolledBack := func(step, failedChecks int32, errSince *time.Duration, reason string) want {
+		w := want{Phase: v1.PhaseProgressing, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
+			CurrentStep: step, FailedChecks: failedChecks, RollbackReason: reason,
+			Actions: []Action{rollbackW(v1.Green)}, RequeueAfter: second}
 		if errSince != nil {
 			w.ErrorSince = ts(*errSince)
 		}
@@ -49,67 +51,73 @@ func TestNextCheckResults(t *testing.T) {
 		"a failed check with failureLimit 0 rolls back at once, naming metric and value": {
 			prev: flying(2, 25, 0),
 			obs:  atStep2(minute, check("error-rate", v1.CheckFailed, "0.05", "0.05 > max 0.01"), passed),
-			want: rolledBack(2, 1, nil),
-			msg:  "rolled back: error-rate = 0.05: 0.05 > max 0.01",
+			want: rolledBack(2, 1, nil, "error-rate = 0.05: 0.05 > max 0.01"),
+			msg:  "rolling back: error-rate = 0.05: 0.05 > max 0.01",
 		},
 		"failureLimit 1: the first failure holds the step": {
 			spec: newSpec(withFailureLimit(1)),
 			prev: flying(2, 25, 0),
 			obs:  atStep2(minute, check("error-rate", v1.CheckFailed, "0.05", "0.05 > max 0.01"), passed),
-			want: atWeight(v1.PhaseProgressing, 2, 25, 0, 1, apply(v1.Green, 2)),
+			want: atWeight(v1.PhaseProgressing, 2, 25, 0, 1),
 		},
 		"failureLimit 1: the second failure rolls back": {
 			spec: newSpec(withFailureLimit(1)),
 			prev: mod(flying(2, 25, 0), failed(1)),
 			obs:  atStep2(minute, check("error-rate", v1.CheckFailed, "0.05", "0.05 > max 0.01"), passed),
-			want: rolledBack(2, 2, nil),
+			want: rolledBack(2, 2, nil, "error-rate = 0.05: 0.05 > max 0.01"),
 			msg:  "error-rate = 0.05",
 		},
 		"failureLimit 1: a pass after the tolerated failure advances": {
 			spec: newSpec(withFailureLimit(1)),
 			prev: mod(checked(flying(2, 25, 0), v1.CheckFailed, minute, "error-rate"), failed(1)),
 			obs:  atStep2(2*minute, check("error-rate", v1.CheckPassed, "0", ""), passed),
-			want: atWeight(v1.PhaseProgressing, 3, 50, 2*minute, 1, setW(v1.Green, 50), apply(v1.Green, 4)),
+			want: mod2(atWeight(v1.PhaseProgressing, 3, 25, 0, 1, setW(v1.Green, 50), apply(v1.Green, 4)),
+				func(w *want) { w.StepStartedAt = nil }), // 50 % is in effect once observed
+			msg: "setting 50%",
 		},
 		"an inconclusive check holds with phase Paused and the reason, counting no failure": {
-			prev: flying(2, 25, 0),
-			obs:  atStep2(minute, check("error-rate", v1.CheckInconclusive, "", "no data"), passed),
-			want: atWeight(v1.PhasePaused, 2, 25, 0, 0, apply(v1.Green, 2)),
-			msg:  "held: error-rate Inconclusive: no data",
+			prev:     flying(2, 25, 0),
+			obs:      atStep2(minute, check("error-rate", v1.CheckInconclusive, "", "no data"), passed),
+			want:     atWeight(v1.PhasePaused, 2, 25, 0, 0),
+			msg:      "held: error-rate Inconclusive: no data",
+			pausedBy: v1.ReasonChecksUndecided,
 		},
 		"an error check holds with phase Paused and the reason, counting no failure": {
 			prev: flying(2, 25, 0),
 			obs:  atStep2(minute, check("error-rate", v1.CheckError, "", "prometheus unreachable"), passed),
-			want: mod2(atWeight(v1.PhasePaused, 2, 25, 0, 0, apply(v1.Green, 2)),
+			want: mod2(atWeight(v1.PhasePaused, 2, 25, 0, 0),
 				func(w *want) { w.ErrorSince = ts(minute) }),
-			msg: "held: error-rate Error: prometheus unreachable",
+			msg:      "held: error-rate Error: prometheus unreachable",
+			pausedBy: v1.ReasonChecksUndecided,
 		},
 		"an error not yet past progressDeadline asks to look again at the deadline": {
 			prev: mod(checked(flying(2, 25, 0), v1.CheckError, 11*minute, "error-rate", "latency"), errorSince(90*second)),
 			obs:  atStep2(11*minute + 10*second),
-			want: mod2(atWeight(v1.PhasePaused, 2, 25, 0, 0, apply(v1.Green, 2)),
+			want: mod2(atWeight(v1.PhasePaused, 2, 25, 0, 0),
 				func(w *want) { w.ErrorSince, w.RequeueAfter = ts(90*second), 20*second }),
 		},
 		"an error lasting past progressDeadline rolls back": {
 			prev: mod(checked(flying(2, 25, 0), v1.CheckError, 10*minute, "error-rate", "latency"), errorSince(minute)),
 			obs:  atStep2(11*minute, check("error-rate", v1.CheckError, "", "timeout"), passed),
-			want: rolledBack(2, 0, &oneMinute),
+			want: rolledBack(2, 0, &oneMinute, "checks answered Error for longer than progressDeadline 10m0s"),
 			msg:  "checks answered Error for longer than progressDeadline 10m0s",
 		},
 		"an error past progressDeadline rolls back without a check in this call": {
 			prev: mod(checked(flying(2, 25, 0), v1.CheckError, 11*minute, "error-rate"), errorSince(90*second)),
 			obs:  atStep2(11*minute + 30*second),
-			want: rolledBack(2, 0, &ninetySeconds),
+			want: rolledBack(2, 0, &ninetySeconds, "checks answered Error for longer than progressDeadline 10m0s"),
 		},
 		"a pass after errors clears errorSince and advances": {
 			prev: mod(checked(flying(2, 25, 0), v1.CheckError, minute, "error-rate", "latency"), errorSince(minute)),
 			obs:  atStep2(2*minute, check("error-rate", v1.CheckPassed, "0", ""), passed),
-			want: atWeight(v1.PhaseProgressing, 3, 50, 2*minute, 0, setW(v1.Green, 50), apply(v1.Green, 4)),
+			want: mod2(atWeight(v1.PhaseProgressing, 3, 25, 0, 0, setW(v1.Green, 50), apply(v1.Green, 4)),
+				func(w *want) { w.StepStartedAt = nil }),
+			msg: "setting 50%",
 		},
 		"inconclusive long past progressDeadline still holds": {
 			prev: checked(flying(2, 25, 0), v1.CheckInconclusive, 29*minute, "error-rate", "latency"),
 			obs:  atStep2(30*minute, check("error-rate", v1.CheckInconclusive, "", "no data"), passed),
-			want: atWeight(v1.PhasePaused, 2, 25, 0, 0, apply(v1.Green, 2)),
+			want: atWeight(v1.PhasePaused, 2, 25, 0, 0),
 			msg:  "no data",
 		},
 	})

@@ -61,28 +61,30 @@ func (m *machine) conditions() {
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: t, Status: status, Reason: reason, Message: msg,
-			LastTransitionTime: m.now(),
+			ObservedGeneration: m.obs.Generation, LastTransitionTime: m.now(),
 		})
 	}
 	if m.invalid != "" {
-		reason := "InvalidSpec"
-		if len(m.obs.SpecProblems) == 0 {
-			reason = "InvalidRoute"
-		}
-		set(v1.ConditionValid, false, reason, m.invalid)
+		set(v1.ConditionValid, false, m.invalidReason(), m.invalid)
 	} else {
-		set(v1.ConditionValid, true, "Valid", "the spec and its routes can be steered")
+		set(v1.ConditionValid, true, v1.ReasonValid, "the spec and its routes can be steered")
 	}
 	flying := inFlight(st)
 	switch {
 	case flying:
 		set(v1.ConditionProgressing, true, "Progressing", st.Message)
+	case st.RollbackReason != "":
+		set(v1.ConditionProgressing, true, "RollingBack", st.Message)
 	case st.Phase == v1.PhaseRolledBack:
 		set(v1.ConditionProgressing, false, "RolledBack", st.Message)
 	default:
 		set(v1.ConditionProgressing, false, "Idle", "nothing in flight")
 	}
-	set(v1.ConditionPaused, st.Phase == v1.PhasePaused, pausedReason(st.Phase), m.held)
+	heldBy := m.heldBy
+	if st.Phase != v1.PhasePaused {
+		heldBy = v1.ReasonNotHeld
+	}
+	set(v1.ConditionPaused, st.Phase == v1.PhasePaused, heldBy, m.held)
 	stableReady, _ := m.obs.Deployment(st.StableColor).ReadyFor(st.StableRevision)
 	ready := st.StableRevision != "" && stableReady >= m.spec.DesiredReplicas()
 	msg := fmt.Sprintf("%s has %d/%d ready pods", st.StableColor, stableReady, m.spec.DesiredReplicas())
@@ -90,12 +92,22 @@ func (m *machine) conditions() {
 	if reason == "" {
 		reason = "Unknown"
 	}
-	set(v1.ConditionReady, ready && (st.Phase == v1.PhaseHealthy || st.Phase == v1.PhaseRolledBack), reason, msg)
+	// Ready only when the stable color serves all traffic with the spec's
+	// revision: not in flight, not after a rollback.
+	servesSpec := st.Phase == v1.PhaseHealthy && st.StableRevision == m.obs.Revision
+	set(v1.ConditionReady, ready && servesSpec, reason, msg)
+	set(v1.ConditionReconciling, flying || st.RollbackReason != "", reason, st.Message)
+	stalled := m.invalid != "" && !flying || st.Phase == v1.PhaseRolledBack || st.Phase == v1.PhaseFailed
+	set(v1.ConditionStalled, stalled, reason, st.Message)
 }
 
-func pausedReason(p v1.Phase) string {
-	if p == v1.PhasePaused {
-		return "Held"
+// invalidReason is the Valid condition's reason for m.invalid.
+func (m *machine) invalidReason() string {
+	switch {
+	case len(m.obs.SpecProblems) > 0:
+		return v1.ReasonInvalidSpec
+	case len(m.obs.Problems) > 0:
+		return m.obs.Problems[0].Reason
 	}
-	return "NotHeld"
+	return v1.ReasonInvalidRoute
 }

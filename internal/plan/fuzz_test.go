@@ -32,6 +32,7 @@ type fuzzer struct {
 	*world
 	revs, values int
 	requeue      time.Duration
+	lose         bool // the actions of the next decision are lost
 }
 
 // event applies the event of byte b and describes it. The low four bits
@@ -79,6 +80,24 @@ func (f *fuzzer) event(b byte) string {
 		f.ready(canary, arg%5)
 		return fmt.Sprintf("%s has %d ready", canary, arg%5)
 	case 5:
+		switch arg % 4 {
+		case 1:
+			f.lose = true
+			return "the writes of the next decision fail (or the controller restarts after its status write)"
+		case 2:
+			if f.obs.Route.Rejected == "" {
+				f.obs.Route.Rejected = "parent gw: Accepted=False"
+			} else {
+				f.obs.Route.Rejected = ""
+			}
+			return fmt.Sprintf("gateway verdict %q", f.obs.Route.Rejected)
+		case 3:
+			if d := f.deployment(canary); d.Exists {
+				d.Drifted = true
+				return string(canary) + " template hand-edited"
+			}
+			return "nothing to hand-edit"
+		}
 		f.deployment(canary).Generation++
 		return string(canary) + " status lags"
 	case 6, 7, 8, 9:
@@ -114,9 +133,9 @@ func (f *fuzzer) event(b byte) string {
 			return fmt.Sprintf("route problem %q", f.obs.Route.Problem)
 		}
 		if arg <= 10 {
-			f.obs.Route = Route{Uniform: true, Blue: 100 - arg*10, Green: arg * 10, Problem: f.obs.Route.Problem}
+			f.obs.Route = Route{Rules: []Weights{{Blue: 100 - arg*10, Green: arg * 10}}, Problem: f.obs.Route.Problem}
 		} else {
-			f.obs.Route = Route{Blue: 100, Green: arg, Problem: f.obs.Route.Problem}
+			f.obs.Route = Route{Rules: []Weights{{Blue: 100, Green: arg}, {Blue: 0, Green: 0}}, Problem: f.obs.Route.Problem}
 		}
 		return fmt.Sprintf("route drifts to %+v", f.obs.Route)
 	}
@@ -129,6 +148,7 @@ func fuzzSeeds() [][]byte {
 		pass, fail, failOne, inconclusive, errs            = 0x86, 0x87, 0x07, 0x88, 0x89
 		pause, unpause, promote, promoteFull, abort, retry = 0x1a, 0x0a, 0x1b, 0x1c, 0x1d, 0x1e
 		drift, split, problem                              = 0x5f, 0xcf, 0xff
+		lose, reject, handEdit                             = 0x15, 0x25, 0x35
 	)
 	up := []byte{settle, settle, newRev, settle}                       // first version, healthy, a new revision ready
 	steps := []byte{requeue, settle, requeue, settle, requeue, settle} // three steps
@@ -144,6 +164,8 @@ func fuzzSeeds() [][]byte {
 	seed(2, up, []byte{drift, split, lag, oneReady, requeue, back, newRev, wait, settle}, steps)
 	seed(0, up, []byte{requeue, problem, requeue, problem, settle}, steps)
 	seed(3, up, []byte{inconclusive, requeue, pass, requeue, errs, requeue, wait}, steps, []byte{requeue, requeue})
+	seed(0, up, []byte{requeue, reject, requeue, reject, handEdit, settle, requeue, lose, requeue, settle}, steps) // the closed loop
+	seed(1, up, []byte{lose, requeue, settle, promote, lose, requeue, fail, lose, requeue, requeue, settle}, steps)
 	return seeds
 }
 
@@ -175,10 +197,16 @@ func FuzzNext(f *testing.F) {
 			if err := decisionInvariants(spec, prev, obs, d); err != nil {
 				t.Fatalf("after %q:\n%v\nprev %+v\nstatus %+v\nactions %+v", trail, err, *prev, d.Status, d.Actions)
 			}
-			fz.act(d.Actions)
 			fz.st = *d.Status.DeepCopy()
 			fz.requeue = d.RequeueAfter
-			if err := routeInvariants(fz.obs.Route, d.Status); err != nil && !invalid(obs) {
+			if fz.lose {
+				// The writes fail, or the controller dies after the status
+				// write: the next reconcile must still do the right thing.
+				fz.lose = false
+				continue
+			}
+			fz.act(d.Actions)
+			if err := routeInvariants(spec, fz.obs.Route, d.Status); err != nil && !invalid(obs) && fz.obs.Route.Rejected == "" {
 				t.Fatalf("after %q: %v (actions %+v)", trail, err, d.Actions)
 			}
 		}
@@ -188,15 +216,15 @@ func FuzzNext(f *testing.F) {
 // decisionInvariants checks one decision against its inputs.
 func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observations, d Decision) error {
 	st := d.Status
-	steps := int32(len(spec.EffectiveSteps()))
+	steps := spec.EffectiveSteps()
 	switch {
 	case st.CanaryWeight < 0 || st.CanaryWeight > 100:
 		return fmt.Errorf("canaryWeight %d", st.CanaryWeight)
-	case st.CurrentStep < 0 || st.CurrentStep >= steps:
-		return fmt.Errorf("currentStep %d of %d steps", st.CurrentStep, steps)
+	case st.CurrentStep < 0 || st.CurrentStep >= int32(len(steps)):
+		return fmt.Errorf("currentStep %d of %d steps", st.CurrentStep, len(steps))
 	case st.Phase == "":
 		return fmt.Errorf("no phase")
-	case d.RequeueAfter < 0:
+	case d.RequeueAfter < 0 || d.RequeueAfter > 0 && d.RequeueAfter < MinRequeue:
 		return fmt.Errorf("requeueAfter %s", d.RequeueAfter)
 	case (st.CanaryRevision == "" || !inFlight(&st)) && st.CanaryWeight != 0:
 		return fmt.Errorf("canaryWeight %d with nothing in flight", st.CanaryWeight)
@@ -212,35 +240,49 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 		st.Phase != v1.PhaseRolledBack {
 		return fmt.Errorf("rolled-back %s is %s without a retry", prev.CanaryRevision, st.Phase)
 	}
-	// Invalid: nothing acts, and the phase says Failed, except that a
-	// rolled-back Rollout stays RolledBack (its revision must not return).
-	// An abort with only spec problems still rolls back.
-	wantPhase := v1.PhaseFailed
-	if prev.Phase == v1.PhaseRolledBack {
-		wantPhase = v1.PhaseRolledBack
+	canary := prev.StableColor.Other()
+	// No step counts as in effect before the routes carried it.
+	if inFlight(&st) && st.StepStartedAt != nil && (prev.StepStartedAt == nil || !prev.StepStartedAt.Equal(st.StepStartedAt) || prev.CurrentStep != st.CurrentStep) {
+		if w := steps[st.CurrentStep].Weight; !obs.Route.InEffect(st.StableColor.Other(), w) {
+			return fmt.Errorf("step %d (%d%%) counted in effect on a route carrying %+v", st.CurrentStep, w, obs.Route)
+		}
 	}
-	abortedThrough := st.Phase == v1.PhaseRolledBack && obs.Route.Problem == "" && prev.Phase != v1.PhaseRolledBack
-	if invalid(obs) && !abortedThrough && (len(d.Actions) > 0 || st.Phase != wantPhase) {
-		return fmt.Errorf("phase %s, actions %+v while the Rollout is invalid", st.Phase, d.Actions)
+	if inFlight(&st) && st.CanaryWeight != prev.CanaryWeight && st.CanaryWeight > 0 && !obs.Route.InEffect(canary, st.CanaryWeight) {
+		return fmt.Errorf("canaryWeight %d recorded on a route carrying %+v", st.CanaryWeight, obs.Route)
+	}
+	// A rollback is RolledBack only once the routes carry 0 % canary.
+	if st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack && !obs.Route.Has(st.StableColor.Other(), 0) {
+		return fmt.Errorf("RolledBack on a route carrying %+v", obs.Route)
+	}
+	// Invalid with nothing in flight: nothing moves.
+	if invalid(obs) && !inFlight(prev) && prev.RollbackReason == "" && prev.StableRevision != "" {
+		if len(d.Actions) > 0 {
+			return fmt.Errorf("actions %+v while the Rollout is invalid and nothing is in flight", d.Actions)
+		}
 	}
 
-	canary := prev.StableColor.Other()
 	rev := st.CanaryRevision
 	if rev == "" {
 		rev = prev.CanaryRevision // promoted in this call
 	}
 	ready, known := obs.Deployment(canary).ReadyFor(rev)
-	firstScale, rollbackAt := len(d.Actions), -1
+	rollbackAt, firstScale := -1, len(d.Actions)
 	for i, a := range d.Actions {
 		if a.Color != v1.Blue && a.Color != v1.Green {
 			return fmt.Errorf("action %d: color %q", i, a.Color)
 		}
 		if a.Kind != SetWeights {
 			firstScale = min(firstScale, i)
+			if a.Kind == ScaleDeployment && a.Replicas == 0 && !obs.Route.Has(a.Color.Other(), 100) && obs.Route.Share(a.Color) > 0 {
+				return fmt.Errorf("action %d scales %s to zero while the routes send it %d%%", i, a.Color, obs.Route.Share(a.Color))
+			}
 			continue
 		}
 		if a.Weight < 0 || a.Weight > 100 {
 			return fmt.Errorf("action %d: weight %d", i, a.Weight)
+		}
+		if obs.Route.Has(a.Color, a.Weight) {
+			return fmt.Errorf("action %d writes weights the routes carry already", i)
 		}
 		if a.Rollback {
 			rollbackAt = i
@@ -249,36 +291,36 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 		if a.Color != canary {
 			w = 100 - a.Weight
 		}
-		old, ok := obs.Route.Weight(canary)
-		if prev.StableRevision != "" && (!ok || w > old) && w > 0 &&
+		if prev.StableRevision != "" && w > obs.Route.Share(canary) && w > 0 &&
 			(!known || ready < ReplicasFor(spec.DesiredReplicas(), w)) {
 			return fmt.Errorf("action %d raises %s to %d%% with %d ready pods (known %v)", i, canary, w, ready, known)
 		}
 	}
-	if st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack {
-		if rollbackAt < 0 || d.Actions[rollbackAt].Color != canary || d.Actions[rollbackAt].Weight != 0 {
-			return fmt.Errorf("rolled back without SetWeights(%s, 0, rollback)", canary)
-		}
-		if rollbackAt > firstScale {
-			return fmt.Errorf("rollback route write at %d comes after a deployment write at %d", rollbackAt, firstScale)
-		}
-	} else if rollbackAt >= 0 {
-		return fmt.Errorf("a rollback route write without a rollback")
+	if st.RollbackReason != "" && prev.RollbackReason == "" && rollbackAt > firstScale {
+		return fmt.Errorf("rollback route write at %d comes after a deployment write at %d", rollbackAt, firstScale)
 	}
 	return nil
 }
 
-func invalid(obs Observations) bool { return len(obs.SpecProblems) > 0 || obs.Route.Problem != "" }
+func invalid(obs Observations) bool {
+	return len(obs.SpecProblems) > 0 || len(obs.Problems) > 0 || obs.Route.Problem != ""
+}
 
-// routeInvariants checks the route once the actions of a decision made on
-// valid input ran: blue and green sum to 100 and the canary carries no more
-// than decided.
-func routeInvariants(r Route, st v1.RolloutStatus) error {
-	if !r.Uniform || r.Blue+r.Green != 100 || r.Blue < 0 || r.Green < 0 {
-		return fmt.Errorf("route %+v does not carry 100%% over blue and green", r)
+// routeInvariants checks the route once the actions of a decision ran
+// without failing: every steered rule carries 100 % over blue and green, and
+// the canary no more than the status holds in effect or is moving to.
+func routeInvariants(spec *v1.RolloutSpec, r Route, st v1.RolloutStatus) error {
+	for _, w := range r.Rules {
+		if w.Blue+w.Green != 100 || w.Blue < 0 || w.Green < 0 {
+			return fmt.Errorf("route %+v does not carry 100%% over blue and green", r)
+		}
 	}
-	if w, _ := r.Weight(st.StableColor.Other()); w > st.CanaryWeight {
-		return fmt.Errorf("route carries %d%% on %s, decided %d%%", w, st.StableColor.Other(), st.CanaryWeight)
+	if !inFlight(&st) {
+		return nil
+	}
+	allowed := max(st.CanaryWeight, spec.EffectiveSteps()[st.CurrentStep].Weight)
+	if w := r.Share(st.StableColor.Other()); w > allowed {
+		return fmt.Errorf("route carries %d%% on %s, in effect %d%%", w, st.StableColor.Other(), st.CanaryWeight)
 	}
 	return nil
 }

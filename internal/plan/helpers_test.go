@@ -81,7 +81,14 @@ func dep(rev string, replicas, ready int32) Deployment {
 }
 
 // routeTo is a uniform route carrying canary percent on green.
-func routeTo(green int32) Route { return Route{Blue: 100 - green, Green: green, Uniform: true} }
+func routeTo(green int32) Route { return rt(100-green, green) }
+
+// rt is a route with one steered rule carrying blue and green.
+func rt(blue, green int32) Route { return Route{Rules: []Weights{{Blue: blue, Green: green}}} }
+
+// blue and green are the weights of the first steered rule.
+func (r Route) blue() int32  { return r.Rules[0].Blue }
+func (r Route) green() int32 { return r.Rules[0].Green }
 
 // healthy is a status with blue serving revA and nothing in flight.
 func healthy() *v1.RolloutStatus {
@@ -99,6 +106,24 @@ func flying(i, w int32, started time.Duration) *v1.RolloutStatus {
 	st.CanaryWeight = w
 	st.StepStartedAt = mts(started)
 	st.Analysis = &v1.AnalysisStatus{}
+	return st
+}
+
+// pending is a status with revB on green at step i, whose weight is written
+// but not yet observed in effect: w is the weight in effect before it.
+func pending(i, w int32) *v1.RolloutStatus {
+	st := flying(i, w, 0)
+	st.StepStartedAt = nil
+	return st
+}
+
+// rollingBackAt is a status whose rollback of revB from step i is decided
+// and whose routes were not yet seen carrying 0 % canary.
+func rollingBackAt(i int32, reason string) *v1.RolloutStatus {
+	st := flying(i, 0, 0)
+	st.StepStartedAt = nil
+	st.RollbackReason = reason
+	st.Message = "rolling back: " + reason + "; waiting for the routes to carry 0% to green"
 	return st
 }
 
@@ -161,6 +186,8 @@ type want struct {
 	AbortReason         string
 	FailedChecks        int32
 	ErrorSince          *metav1.Time
+	RollbackReason      string
+	HeldSince           *metav1.Time
 	Actions             []Action
 	RequeueAfter        time.Duration
 }
@@ -173,6 +200,7 @@ func got(d Decision) want {
 		CanaryRevision: st.CanaryRevision, CurrentStep: st.CurrentStep, CanaryWeight: st.CanaryWeight,
 		StepStartedAt: st.StepStartedAt, WaitingForPodsSince: st.WaitingForPodsSince,
 		ScaleDownAt: st.ScaleDownAt, GatePassed: st.GatePassed, AbortReason: st.AbortReason,
+		RollbackReason: st.RollbackReason, HeldSince: st.HeldSince,
 		Actions: d.Actions, RequeueAfter: d.RequeueAfter,
 	}
 	if st.Analysis != nil {
@@ -182,23 +210,21 @@ func got(d Decision) want {
 	return w
 }
 
-// assertDecision fails t unless d carries exactly w.
-func assertDecision(t *testing.T, d Decision, w want) {
-	t.Helper()
+// mismatches lists the fields of w that d does not carry.
+func mismatches(d Decision, w want) []string {
 	g := got(d)
 	if len(g.Actions) == 0 {
 		g.Actions = nil
 	}
+	var out []string
 	gv, wv := reflect.ValueOf(g), reflect.ValueOf(w)
 	for i := range gv.NumField() {
 		name := gv.Type().Field(i).Name
 		if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
-			t.Errorf("%s = %s, want %s", name, show(gv.Field(i).Interface()), show(wv.Field(i).Interface()))
+			out = append(out, fmt.Sprintf("%s = %s, want %s", name, show(gv.Field(i).Interface()), show(wv.Field(i).Interface())))
 		}
 	}
-	if t.Failed() {
-		t.Logf("message: %s", d.Status.Message)
-	}
+	return out
 }
 
 func show(v any) string {
@@ -222,6 +248,16 @@ func condition(d Decision, typ string) metav1.Condition {
 		}
 	}
 	return metav1.Condition{}
+}
+
+// hasEvent reports whether d records an event of reason.
+func hasEvent(d Decision, reason string) bool {
+	for _, e := range d.Events {
+		if e.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // mod applies fns to v and returns it, for one-line variations of a builder.
@@ -257,6 +293,12 @@ type nextCase struct {
 	obs  Observations
 	want want
 	msg  string // a substring of the new status message
+	// events are reasons of events the decision must record, in any order;
+	// noEvents are reasons it must not record.
+	events, noEvents []string
+	// pausedBy, when set, is the reason the Paused condition must be True
+	// with.
+	pausedBy string
 }
 
 // runCases runs each case as a subtest; Next must also leave prev alone.
@@ -270,12 +312,33 @@ func runCases(t *testing.T, cases map[string]nextCase) {
 			}
 			before := tc.prev.DeepCopy()
 			d := Next(spec, tc.prev, tc.obs)
-			assertDecision(t, d, tc.want)
+			problems := mismatches(d, tc.want)
 			if !strings.Contains(d.Status.Message, tc.msg) {
-				t.Errorf("message %q does not contain %q", d.Status.Message, tc.msg)
+				problems = append(problems, fmt.Sprintf("message %q does not contain %q", d.Status.Message, tc.msg))
 			}
 			if !reflect.DeepEqual(before, tc.prev) {
-				t.Errorf("Next changed its prev status")
+				problems = append(problems, "Next changed its prev status")
+			}
+			for _, r := range tc.events {
+				if !hasEvent(d, r) {
+					problems = append(problems, fmt.Sprintf("no %s event among %+v", r, d.Events))
+				}
+			}
+			for _, r := range tc.noEvents {
+				if hasEvent(d, r) {
+					problems = append(problems, fmt.Sprintf("a %s event among %+v", r, d.Events))
+				}
+			}
+			if tc.pausedBy != "" {
+				if c := condition(d, v1.ConditionPaused); c.Status != metav1.ConditionTrue || c.Reason != tc.pausedBy {
+					problems = append(problems, fmt.Sprintf("Paused = %s/%s %q, want True/%s", c.Status, c.Reason, c.Message, tc.pausedBy))
+				}
+			}
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if len(problems) > 0 {
+				t.Logf("message: %s", d.Status.Message)
 			}
 		})
 	}

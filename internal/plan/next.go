@@ -9,6 +9,10 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
+// MinRequeue is the shortest wait Next ever asks for: no stuck state can
+// make the controller look again faster than this.
+const MinRequeue = 100 * time.Millisecond
+
 // Next decides what a Rollout does now. It is pure: the same inputs give the
 // same decision, and it never reads the wall clock.
 func Next(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observations) Decision {
@@ -25,14 +29,16 @@ type machine struct {
 	st    v1.RolloutStatus
 	steps []v1.Step
 
-	ctl     controls
-	route   []Action // route writes: always run first
-	deploy  []Action // deployment writes: run after the route
-	events  []Event
-	requeue time.Duration
-	held    string // why a rollout in flight does not move, for phase Paused
-	waiting string // what a rollout in flight waits for, while Progressing
-	invalid string // why the Rollout cannot be acted on
+	situation Situation
+	ctl       controls
+	route     []Action // route writes: always run first
+	deploy    []Action // deployment writes: run after the route
+	events    []Event
+	requeue   time.Duration
+	held      string // why a rollout in flight does not move, for phase Paused
+	heldBy    string // the Paused condition's reason for held
+	waiting   string // what a rollout in flight waits for, while Progressing
+	invalid   string // why the Rollout cannot be acted on
 }
 
 func (m *machine) now() metav1.Time { return metav1.NewTime(m.obs.Now) }
@@ -41,11 +47,10 @@ func (m *machine) event(warning bool, reason, format string, args ...any) {
 	m.events = append(m.events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
-// after asks to look again in d (the earliest request wins).
+// after asks to look again in d (the earliest request wins), never sooner
+// than MinRequeue.
 func (m *machine) after(d time.Duration) {
-	if d <= 0 {
-		d = time.Millisecond
-	}
+	d = max(d, MinRequeue)
 	if m.requeue == 0 || d < m.requeue {
 		m.requeue = d
 	}
@@ -53,47 +58,44 @@ func (m *machine) after(d time.Duration) {
 
 func (m *machine) until(t time.Time) { m.after(t.Sub(m.obs.Now)) }
 
+// hold records what keeps a rollout in flight at its weight.
+func (m *machine) hold(reason, why string) {
+	if m.held == "" {
+		m.held, m.heldBy = why, reason
+	}
+}
+
 // inFlight reports whether a canary revision is being rolled out.
 func inFlight(st *v1.RolloutStatus) bool {
-	return st.CanaryRevision != "" && st.Phase != v1.PhaseRolledBack
+	return st.CanaryRevision != "" && st.Phase != v1.PhaseRolledBack && st.RollbackReason == ""
 }
 
 func (m *machine) run() {
 	m.ctl = readControls(m.obs.Annotations, &m.st)
-	if problem := m.problem(); problem != "" {
-		m.invalid = problem
-		if m.ctl.abort && inFlight(&m.st) && m.obs.Route.Problem == "" {
-			// A bad spec does not stop an abort: the routes can be steered.
-			reason, _ := m.ctl.abortReason()
-			m.st.AbortReason = reason
-			m.rollback("aborted by ramp.dev/abort: " + reason)
-			return
-		}
-		if inFlight(&m.st) {
-			// Controls for the rollout in flight wait until it can be
-			// acted on again.
-			m.st.Controls = m.prev.Controls.DeepCopy()
-			m.ctl = controls{}
-		}
+	m.invalid = m.problem()
+	m.situation = Classify(m.spec, &m.st, m.obs)
+	switch m.situation {
+	case SituationInvalid:
 		for _, c := range m.ctl.ignored("the Rollout is invalid and nothing is in flight") {
 			m.event(true, "ControlIgnored", "%s", c)
 		}
-		m.fail(problem)
-		return
-	}
-	switch {
-	case m.st.StableRevision == "":
+		m.fail(m.invalid)
+	case SituationFirstVersion:
 		m.firstVersion()
-	case m.obs.Revision == m.st.StableRevision:
+	case SituationAdopting:
+		m.adopt()
+	case SituationRollingBack:
+		m.rollingBack()
+	case SituationSteady, SituationWatching:
 		m.steady()
-	case m.st.Phase == v1.PhaseRolledBack && m.obs.Revision == m.st.CanaryRevision:
+	case SituationRolledBack:
 		m.rolledBack()
-	case !inFlight(&m.st) && m.obs.WindowClosed != "":
+	case SituationWaitingForWindow:
 		m.waitForWindow()
-	case !inFlight(&m.st) || m.obs.Revision != m.st.CanaryRevision:
+	case SituationStarting:
 		m.start()
 		m.progress()
-	default:
+	case SituationInFlight:
 		m.progress()
 	}
 }
@@ -101,6 +103,9 @@ func (m *machine) run() {
 func (m *machine) problem() string {
 	if len(m.obs.SpecProblems) > 0 {
 		return m.obs.SpecProblems[0]
+	}
+	if len(m.obs.Problems) > 0 {
+		return m.obs.Problems[0].Message
 	}
 	return m.obs.Route.Problem
 }
@@ -126,7 +131,7 @@ func (m *machine) waitForWindow() {
 	m.st.CanaryRevision = ""
 	m.clearFlight()
 	m.st.Phase = v1.PhasePaused
-	m.held = "deploy window: " + m.obs.WindowClosed
+	m.hold(v1.ReasonDeployWindow, "deploy window: "+m.obs.WindowClosed)
 	m.st.Message = fmt.Sprintf("new revision %s waits: %s", m.obs.Revision, m.held)
 	m.setWeight(m.st.StableColor.Other(), 0, false)
 	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
@@ -176,13 +181,20 @@ func (m *machine) steady() {
 	m.scaleDownOther()
 
 	ready, _ := m.obs.Deployment(stable).ReadyFor(m.st.StableRevision)
-	if m.prev.Phase == v1.PhaseHealthy || ready >= m.spec.DesiredReplicas() || inFlight(m.prev) {
+	switch {
+	case !m.obs.Route.Has(other, 0):
+		m.st.Phase = v1.PhaseProgressing
+		m.st.Message = fmt.Sprintf("sending all traffic to %s (%s)", stable, m.st.StableRevision)
+	case m.obs.Route.Rejected != "":
+		m.st.Phase = v1.PhaseProgressing
+		m.st.Message = "all traffic to " + string(stable) + ", not in effect: " + m.obs.Route.Rejected
+	case m.prev.Phase == v1.PhaseHealthy || ready >= m.spec.DesiredReplicas() || inFlight(m.prev):
 		m.st.Phase = v1.PhaseHealthy
 		m.st.Message = fmt.Sprintf("%s (%s) serves all traffic", stable, m.st.StableRevision)
 		if u := m.st.PostPromotionUntil; u != nil {
 			m.st.Message += fmt.Sprintf("; checks go on until %s", u.UTC().Format("15:04:05"))
 		}
-	} else {
+	default:
 		m.st.Phase = v1.PhaseProgressing
 		m.st.Message = fmt.Sprintf("waiting for %s pods: %d/%d ready", stable, ready, m.spec.DesiredReplicas())
 	}
@@ -192,17 +204,24 @@ func (m *machine) steady() {
 }
 
 // scaleDownOther scales the color that is not stable to zero once its
-// scaleDownAt has passed (at once when none is set).
+// scaleDownAt has passed (at once when none is set) and the routes are seen
+// sending it nothing: no pod that may still get traffic goes away.
 func (m *machine) scaleDownOther() {
 	other := m.st.StableColor.Other()
 	d := m.obs.Deployment(other)
 	if !d.Exists || d.SpecReplicas == 0 {
-		m.st.ScaleDownAt = nil
+		if m.st.PostPromotionUntil == nil {
+			// A watch after promotion may scale it up again to switch back.
+			m.st.ScaleDownAt = nil
+		}
 		return
 	}
 	if at := m.st.ScaleDownAt; at != nil && m.obs.Now.Before(at.Time) {
 		m.until(at.Time)
 		return
+	}
+	if !m.obs.Route.Has(other, 0) {
+		return // the route write comes first; its watch event brings us back
 	}
 	m.scale(other, 0)
 	if m.st.ScaleDownAt != nil {
@@ -221,20 +240,53 @@ func (m *machine) rolledBack() {
 		m.progress()
 		return
 	}
-	canary := m.st.StableColor.Other()
-	m.setWeight(canary, 0, false)
-	m.scale(canary, 0)
-	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	m.keepRolledBack()
 	for _, c := range m.ctl.ignored("the rollout was rolled back") {
 		m.event(true, "ControlIgnored", "%s", c)
 	}
 }
+
+// keepRolledBack holds all traffic on the stable color and, once the routes
+// are seen carrying that, scales the canary to zero.
+func (m *machine) keepRolledBack() {
+	canary := m.st.StableColor.Other()
+	m.setWeight(canary, 0, true)
+	if m.obs.Route.Has(canary, 0) {
+		m.scale(canary, 0)
+	}
+	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+}
+
+// rollingBack goes on with a decided rollback until every route carries 0 %
+// canary; only then is the phase RolledBack.
+func (m *machine) rollingBack() {
+	canary := m.st.StableColor.Other()
+	m.keepRolledBack()
+	if m.obs.Route.Has(canary, 0) {
+		m.st.Phase = v1.PhaseRolledBack
+		m.st.CanaryWeight = 0
+		m.st.Message = "rolled back: " + m.st.RollbackReason
+		m.st.RollbackReason = ""
+	} else {
+		m.st.Phase = v1.PhaseProgressing
+		m.st.Message = fmt.Sprintf("rolling back: %s; waiting for the routes to carry 0%% to %s", m.st.RollbackReason, canary)
+		m.after(confirmRollback)
+	}
+	for _, c := range m.ctl.ignored("a rollback is under way") {
+		m.event(true, "ControlIgnored", "%s", c)
+	}
+}
+
+// confirmRollback is how soon a rollback whose route write has not shown
+// yet is looked at again (failed writes back off in the controller).
+const confirmRollback = time.Second
 
 // clearFlight forgets the per-rollout progress.
 func (m *machine) clearFlight() {
 	m.st.CanaryWeight = 0
 	m.st.StepStartedAt = nil
 	m.st.WaitingForPodsSince = nil
+	m.st.HeldSince = nil
 	m.st.GatePassed = false
 	m.st.PromoteFull = false
 	m.st.Approvals = nil
@@ -253,6 +305,7 @@ func (m *machine) start() {
 	}
 	m.clearFlight()
 	m.st.CanaryRevision = m.obs.Revision
+	m.st.RollbackReason = ""
 	m.st.CurrentStep = 0
 	m.st.ScaleDownAt = nil
 	m.st.PostPromotionUntil = nil
@@ -264,19 +317,18 @@ func (m *machine) start() {
 	m.obs.Checks = nil // any checks of this reconcile were of the abandoned canary
 }
 
-// rollback sends all traffic to the stable color and scales the canary to zero.
+// rollback decides to send all traffic to the stable color; the canary is
+// scaled to zero once the routes are seen carrying that.
 func (m *machine) rollback(reason string) {
 	canary := m.st.StableColor.Other()
 	m.route = nil
 	m.deploy = nil
-	m.setWeightForce(canary, 0, true)
-	m.scale(canary, 0)
-	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
+	m.held, m.heldBy, m.waiting = "", "", ""
 	m.clearFlight()
-	m.st.Phase = v1.PhaseRolledBack
-	m.st.Message = "rolled back: " + reason
-	m.held = ""
+	m.st.RollbackReason = reason
 	m.event(true, "RolledBack", "all traffic back to %s (%s): %s", m.st.StableColor, m.st.StableRevision, reason)
+	m.setWeightForce(canary, 0, true)
+	m.rollingBack()
 }
 
 // promote makes the canary color stable.
@@ -310,9 +362,11 @@ func (m *machine) promote() {
 	m.scaleDownOther()
 }
 
-// setWeight asks the routes to carry weight on color c, unless they do already.
+// setWeight asks the routes to carry weight on color c (and the rest on the
+// other), unless every steered rule does already.
 func (m *machine) setWeight(c v1.Color, weight int32, rollback bool) {
-	if w, ok := m.obs.Route.Weight(c); ok && w == weight {
+	if m.obs.Route.Has(c, weight) {
+		m.route = nil
 		return
 	}
 	m.setWeightForce(c, weight, rollback)
@@ -322,7 +376,13 @@ func (m *machine) setWeightForce(c v1.Color, weight int32, rollback bool) {
 	m.route = append(m.route[:0], Action{Kind: SetWeights, Color: c, Weight: weight, Rollback: rollback})
 }
 
+// apply asks for color c's Deployment to run spec.template with replicas,
+// unless it does already.
 func (m *machine) apply(c v1.Color, replicas int32) {
+	d := m.obs.Deployment(c)
+	if d.Exists && d.Revision == m.obs.Revision && !d.Drifted && d.SpecReplicas == replicas {
+		return
+	}
 	m.deploy = append(m.deploy, Action{Kind: ApplyDeployment, Color: c, Replicas: replicas})
 }
 

@@ -9,9 +9,9 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
-// progress takes the rollout in flight through its steps. The order of its
-// rules is the order of their precedence: a rollback comes before anything
-// that holds, and holding comes before moving forward.
+// progress takes the rollout in flight through its steps. A rollback comes
+// before anything that holds (see rollbackRules), and holding comes before
+// moving forward.
 func (m *machine) progress() {
 	canary := m.st.StableColor.Other()
 	last := int32(len(m.steps) - 1)
@@ -22,40 +22,34 @@ func (m *machine) progress() {
 		m.st.Phase = v1.PhaseProgressing // the problem that failed it is gone
 	}
 	breach := m.recordChecks()
-	if reason, ok := m.ctl.abortReason(); ok {
-		m.st.AbortReason = reason
-		m.rollback("aborted by ramp.dev/abort: " + reason)
-		return
-	}
-	if breach != "" {
-		m.rollback(breach)
-		return
-	}
 	ready, known := m.obs.Deployment(canary).ReadyFor(m.st.CanaryRevision)
-	if known && ready == 0 && m.st.CanaryWeight > 0 {
-		m.rollback(fmt.Sprintf("%s has no ready pods at %d%%", canary, m.st.CanaryWeight))
-		return
-	}
-	deadline := m.spec.Deadline()
 	if known && ready >= ReplicasFor(m.spec.DesiredReplicas(), m.steps[m.st.CurrentStep].Weight) {
 		m.st.WaitingForPodsSince = nil // the pods are there; whatever holds now, it is not them
 	}
-	if w := m.st.WaitingForPodsSince; w != nil && !m.obs.Now.Before(w.Add(deadline)) {
-		m.rollback(fmt.Sprintf("canary pods not ready within progressDeadline %s", deadline))
+	if m.invalid == "" {
+		m.st.HeldSince = nil
+	} else if m.st.HeldSince == nil {
+		now := m.now()
+		m.st.HeldSince = &now
+	}
+	if reason := m.rollbackReason(breach, ready, known); reason != "" {
+		m.rollback(reason)
 		return
 	}
-	if a := m.st.Analysis; a != nil && a.ErrorSince != nil && !m.obs.Now.Before(a.ErrorSince.Add(deadline)) {
-		m.rollback(fmt.Sprintf("checks answered Error for longer than progressDeadline %s", deadline))
-		return
+	if m.invalid != "" {
+		// Held, not frozen: the valid checks go on, and a breach, an abort
+		// and the deadlines (this one too) still roll back.
+		m.hold(v1.ReasonInvalid, m.invalid)
+		m.until(m.st.HeldSince.Add(m.spec.Deadline()))
 	}
 	m.applyGateControls()
 
-	paused := m.holdReason()
-	for range 2 { // at most one advance per reconcile: the next step's weight is set at once
-		if !m.stepWeight(canary, ready, known, paused) {
+	pauseReason, paused := m.holdReason()
+	for range 2 { // at most one advance per reconcile: the next step's weight is written at once
+		if !m.stepWeight(canary, ready, known, pauseReason, paused) {
 			break
 		}
-		if !m.advance(paused) {
+		if !m.advance(pauseReason, paused) {
 			break
 		}
 		if m.st.CanaryRevision == "" { // promoted
@@ -64,10 +58,71 @@ func (m *machine) progress() {
 	}
 	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
 	next := min(m.st.CurrentStep+1, last)
-	m.apply(canary, ReplicasFor(m.spec.DesiredReplicas(), max(m.steps[next].Weight, m.steps[m.st.CurrentStep].Weight)))
-	if m.st.Phase != v1.PhaseRolledBack {
+	if d := m.obs.Deployment(canary); d.Exists && d.Revision != m.st.CanaryRevision && m.obs.Route.Share(canary) > 0 {
+		// A new revision replaces the canary's pods only once the routes
+		// are seen sending it nothing: no traffic reaches pods no check saw.
 		m.requeueChecks()
+		return
 	}
+	m.apply(canary, ReplicasFor(m.spec.DesiredReplicas(), max(m.steps[next].Weight, m.steps[m.st.CurrentStep].Weight)))
+	m.requeueChecks()
+}
+
+// rollbackRule is one reason to roll back a rollout in flight. Its check
+// returns why, or "" when the rule does not apply.
+type rollbackRule struct {
+	name  string
+	check func(m *machine, breach string, ready int32, known bool) string
+}
+
+// rollbackRules are the reasons to roll back, in their order of precedence.
+// Nothing that holds a rollout (a pause, a window, a spec or route problem,
+// a gate) comes before them.
+var rollbackRules = []rollbackRule{
+	{"Aborted", func(m *machine, _ string, _ int32, _ bool) string {
+		reason, ok := m.ctl.abortReason()
+		if !ok {
+			return ""
+		}
+		m.st.AbortReason = reason
+		return "aborted by " + v1.AnnotationAbort + ": " + reason
+	}},
+	{"CheckFailed", func(_ *machine, breach string, _ int32, _ bool) string { return breach }},
+	{"NoReadyPods", func(m *machine, _ string, ready int32, known bool) string {
+		if known && ready == 0 && m.st.CanaryWeight > 0 {
+			return fmt.Sprintf("%s has no ready pods at %d%%", m.st.StableColor.Other(), m.st.CanaryWeight)
+		}
+		return ""
+	}},
+	{"PodsDeadline", func(m *machine, _ string, _ int32, _ bool) string {
+		if w := m.st.WaitingForPodsSince; w != nil && !m.obs.Now.Before(w.Add(m.spec.Deadline())) {
+			return fmt.Sprintf("canary pods not ready within progressDeadline %s", m.spec.Deadline())
+		}
+		return ""
+	}},
+	{"ErrorDeadline", func(m *machine, _ string, _ int32, _ bool) string {
+		if a := m.st.Analysis; a != nil && a.ErrorSince != nil && !m.obs.Now.Before(a.ErrorSince.Add(m.spec.Deadline())) {
+			return fmt.Sprintf("checks answered Error for longer than progressDeadline %s", m.spec.Deadline())
+		}
+		return ""
+	}},
+	{"HeldDeadline", func(m *machine, _ string, _ int32, _ bool) string {
+		if h := m.st.HeldSince; h != nil && !m.obs.Now.Before(h.Add(m.spec.Deadline())) {
+			return fmt.Sprintf("held by a problem for longer than progressDeadline %s: %s", m.spec.Deadline(), m.invalid)
+		}
+		return ""
+	}},
+}
+
+// rollbackReason runs the rollback rules in order and returns the first
+// reason, or "".
+func (m *machine) rollbackReason(breach string, ready int32, known bool) string {
+	for _, r := range rollbackRules {
+		if why := r.check(m, breach, ready, known); why != "" {
+			return why
+		}
+	}
+	return ""
 }
 
 // applyGateControls acts on ramp.dev/promote and ramp.dev/promote-full.
@@ -80,6 +135,7 @@ func (m *machine) applyGateControls() {
 	}
 	if m.st.PromoteFull && m.st.CurrentStep != last {
 		m.st.CurrentStep = last
+		m.st.StepStartedAt = nil
 		m.st.GatePassed = false
 	}
 	step := m.steps[m.st.CurrentStep]
@@ -102,84 +158,110 @@ func (m *machine) applyGateControls() {
 	}
 }
 
-// stepWeight sets the current step's weight once the canary has the ready
-// pods it needs, and keeps the routes carrying the decided weight. It
-// reports whether the step's weight is in effect.
-func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, paused string) bool {
+// stepWeight brings the current step's weight into effect and keeps it
+// there. It writes the step's weight once the canary has the ready pods it
+// needs (and nothing holds an increase), and reports true only while every
+// steered route is observed carrying it with no gateway rejecting it: the
+// step's clock starts then, and starts again after any interruption.
+func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReason, paused string) bool {
 	target := m.steps[m.st.CurrentStep].Weight
 	need := ReplicasFor(m.spec.DesiredReplicas(), target)
 	readyFor := func(w int32) bool { return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w)) }
+	inEffect := func(w int32) bool { return m.obs.Route.InEffect(canary, w) && !m.obs.Deployment(canary).Drifted }
 
-	// StepStartedAt is nil until the step's weight is set: a step whose
-	// weight equals the last one's still starts (and holds) on its own.
-	if m.st.StepStartedAt == nil || m.st.CanaryWeight != target {
-		switch {
-		case paused != "" && target > m.st.CanaryWeight:
-			m.held = paused
-			if readyFor(target) {
-				m.st.WaitingForPodsSince = nil // held by the pause, not by pods
-			} else if m.st.WaitingForPodsSince == nil {
-				now := m.now()
-				m.st.WaitingForPodsSince = &now
-			}
-		case readyFor(target):
+	if m.st.StepStartedAt != nil {
+		if inEffect(target) {
 			m.st.CanaryWeight = target
-			// Status keeps microseconds: round the start up, so that a step
-			// read back after a restart still lasts at least its hold.
-			started := metav1.NewMicroTime(ceilMicro(m.obs.Now))
-			m.st.StepStartedAt = &started
 			m.st.WaitingForPodsSince = nil
-			m.setWeight(canary, target, false)
-			m.event(false, "StepStarted", "step %d/%d: %d%% to %s", m.st.CurrentStep, len(m.steps), target, canary)
 			return true
-		default:
-			if m.st.WaitingForPodsSince == nil {
-				now := m.now()
-				m.st.WaitingForPodsSince = &now
-			}
-			m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
-			m.held = ""
-			m.waiting = fmt.Sprintf("%d%% to %s, waiting for %s pods: %d/%d ready for %d%%", m.st.CanaryWeight, canary, canary, ready, need, target)
 		}
-		m.keepRoute(canary, ready, known)
-		return false
+		m.st.StepStartedAt = nil
+		m.event(true, "StepInterrupted", "step %d: %d%% to %s is no longer in effect (%s); the step starts again once it is", m.st.CurrentStep, target, canary, m.notInEffect(canary, target))
 	}
-	if !m.keepRoute(canary, ready, known) {
-		return false
+
+	want := m.st.CanaryWeight
+	switch {
+	case m.obs.Route.Has(canary, target):
+		// Written already: a pause holds the weight the routes carry, and a
+		// pod status catching up with a scale is no reason to take it back.
+		want = target
+	case paused != "" && target > m.st.CanaryWeight:
+		m.hold(pauseReason, paused)
+		if readyFor(target) {
+			m.st.WaitingForPodsSince = nil // held by the pause, not by pods
+		} else if m.st.WaitingForPodsSince == nil {
+			now := m.now()
+			m.st.WaitingForPodsSince = &now
+		}
+	case readyFor(target):
+		want = target
+	default:
+		if m.st.WaitingForPodsSince == nil {
+			now := m.now()
+			m.st.WaitingForPodsSince = &now
+		}
+		m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
+		m.waiting = fmt.Sprintf("%d%% to %s, waiting for %s pods: %d/%d ready for %d%%", m.st.CanaryWeight, canary, canary, ready, need, target)
 	}
-	m.st.WaitingForPodsSince = nil
-	return true
+	if want == target && inEffect(target) {
+		m.st.CanaryWeight = target
+		// Status keeps microseconds: round the start up, so that a step
+		// read back after a restart still lasts at least its hold.
+		started := metav1.NewMicroTime(ceilMicro(m.obs.Now))
+		m.st.StepStartedAt = &started
+		m.st.WaitingForPodsSince = nil
+		m.event(false, "StepStarted", "step %d/%d: %d%% to %s in effect", m.st.CurrentStep, len(m.steps), target, canary)
+		return true
+	}
+	if share := m.obs.Route.Least(canary); want > share && !readyFor(want) {
+		// Raising the canary's share needs its pods: keep what it gets now,
+		// with both weights of every rule set right.
+		want = share
+	}
+	m.setWeight(canary, want, false)
+	if want == target {
+		switch {
+		case !m.obs.Route.Has(canary, target):
+		case m.obs.Route.Rejected != "" || m.obs.Route.Problem != "" || m.obs.Deployment(canary).Drifted:
+			m.hold(v1.ReasonRouteNotInEffect, m.notInEffect(canary, target))
+		default: // a gateway has not caught up yet
+			m.waiting = fmt.Sprintf("%d%% to %s in effect, %d%% written: %s", m.st.CanaryWeight, canary, target, m.notInEffect(canary, target))
+		}
+		if !m.obs.Route.Has(canary, target) && m.waiting == "" {
+			m.waiting = fmt.Sprintf("%d%% to %s in effect, setting %d%%", m.st.CanaryWeight, canary, target)
+		}
+	}
+	return false
 }
 
-// keepRoute repairs routes that do not carry the decided weight: at once when
-// that lowers the canary's share, once its pods are ready when it raises it.
-func (m *machine) keepRoute(canary v1.Color, ready int32, known bool) bool {
-	w, ok := m.obs.Route.Weight(canary)
-	if ok && w == m.st.CanaryWeight {
-		return true
+// notInEffect says why the routes do not count as carrying w on canary.
+func (m *machine) notInEffect(canary v1.Color, w int32) string {
+	r := m.obs.Route
+	switch {
+	case m.obs.Deployment(canary).Drifted:
+		return fmt.Sprintf("the %s Deployment's template was edited; repairing it", canary)
+	case r.Problem != "":
+		return r.Problem
+	case r.Rejected != "":
+		return r.Rejected
+	case r.Pending != "":
+		return r.Pending
+	case len(r.Rules) == 0:
+		return "no steered rule observed"
 	}
-	if ok && w > m.st.CanaryWeight || m.st.CanaryWeight == 0 ||
-		known && ready >= ReplicasFor(m.spec.DesiredReplicas(), m.st.CanaryWeight) {
-		m.setWeight(canary, m.st.CanaryWeight, false)
-		return true
+	for _, got := range r.Rules {
+		if want := WeightsFor(canary, w); got != want {
+			return fmt.Sprintf("a rule carries blue %d / green %d, want blue %d / green %d", got.Blue, got.Green, want.Blue, want.Green)
+		}
 	}
-	if !ok {
-		// Routes disagree and the canary cannot take the decided weight:
-		// the safe place for traffic is the stable color.
-		m.setWeight(canary, 0, false)
-	}
-	if m.st.WaitingForPodsSince == nil {
-		now := m.now()
-		m.st.WaitingForPodsSince = &now
-	}
-	m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
-	return false
+	return "not observed yet"
 }
 
 // advance moves past the current step when its hold has passed, every metric
 // passed at it, its gate (if any) is open and nothing pauses the rollout. It
-// reports whether the rollout moved.
-func (m *machine) advance(paused string) bool {
+// reports whether the rollout moved. The next step's weight is in effect only
+// once the routes are seen carrying it.
+func (m *machine) advance(pauseReason, paused string) bool {
 	i := m.st.CurrentStep
 	step := m.steps[i]
 	last := int32(len(m.steps) - 1)
@@ -192,11 +274,11 @@ func (m *machine) advance(paused string) bool {
 	gateOpen, gateWait := m.gate(step)
 	switch {
 	case why != "":
-		m.held = why
+		m.hold(v1.ReasonChecksUndecided, why)
 	case paused != "":
-		m.held = paused
+		m.hold(pauseReason, paused)
 	case !gateOpen && checked && !m.obs.Now.Before(holdEnd):
-		m.held = fmt.Sprintf("step %d waits for %s", i, gateWait)
+		m.hold(v1.ReasonGate, fmt.Sprintf("step %d waits for %s", i, gateWait))
 	}
 	if m.obs.Now.Before(holdEnd) {
 		m.until(holdEnd)
@@ -217,18 +299,21 @@ func (m *machine) advance(paused string) bool {
 }
 
 // holdReason says what holds a rollout in flight at its weight: the pause
-// annotation or a closed deploy window; "" when nothing does.
-func (m *machine) holdReason() string {
+// annotation, a closed deploy window or a problem that appeared in flight;
+// "" when nothing does.
+func (m *machine) holdReason() (reason, why string) {
 	switch {
+	case m.invalid != "":
+		return v1.ReasonInvalid, m.invalid
 	case m.obs.Annotations[v1.AnnotationPause] == "true":
-		return "paused by " + v1.AnnotationPause
+		return v1.ReasonPausedByAnnotation, "paused by " + v1.AnnotationPause
 	case m.obs.WindowClosed != "":
 		if !m.obs.WindowNext.IsZero() {
 			m.until(m.obs.WindowNext)
 		}
-		return "deploy window: " + m.obs.WindowClosed
+		return v1.ReasonDeployWindow, "deploy window: " + m.obs.WindowClosed
 	}
-	return ""
+	return "", ""
 }
 
 // requeueChecks asks to look again when the next check is due.

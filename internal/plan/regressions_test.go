@@ -2,8 +2,11 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
@@ -83,39 +86,52 @@ func TestRegressions(t *testing.T) {
 			t.Fatalf("promote not recorded on the gate")
 		}
 		d2 := Next(spec, &d1.Status, withAnn(observe(2*time.Minute, revB, dep(revB, 2, 2), routeTo(10)), v1.AnnotationPromote, "go"))
-		if !d2.Status.GatePassed || d2.Status.CanaryWeight != 50 {
-			t.Fatalf("gate passed %v at %d%%: the promote was lost when the weight was set", d2.Status.GatePassed, d2.Status.CanaryWeight)
+		if !d2.Status.GatePassed || len(d2.Actions) == 0 || d2.Actions[0] != setW(v1.Green, 50) {
+			t.Fatalf("gate passed %v, actions %+v: the promote was lost when the weight was written", d2.Status.GatePassed, d2.Actions)
+		}
+		d3 := Next(spec, &d2.Status, withAnn(observe(2*time.Minute+time.Second, revB, dep(revB, 2, 2), routeTo(50)), v1.AnnotationPromote, "go"))
+		if !d3.Status.GatePassed || d3.Status.CanaryWeight != 50 || d3.Status.StepStartedAt == nil {
+			t.Fatalf("gate passed %v at %d%% (started %v): the promote was lost when the weight took effect", d3.Status.GatePassed, d3.Status.CanaryWeight, d3.Status.StepStartedAt)
 		}
 	})
 	t.Run("an empty abort acts once", func(t *testing.T) {
-		d := Next(newSpec(), flying(1, 5, 0), withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, ""))
-		if d.Status.Phase != v1.PhaseRolledBack || d.Status.AbortReason != "no reason given" {
-			t.Fatalf("phase %s reason %q, want RolledBack with no reason given", d.Status.Phase, d.Status.AbortReason)
+		o := withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, "")
+		d := Next(newSpec(), flying(1, 5, 0), o)
+		if d.Status.RollbackReason == "" || d.Status.AbortReason != "no reason given" || len(d.Actions) == 0 || d.Actions[0] != rollbackW(v1.Green) {
+			t.Fatalf("rollback %q, abort reason %q, actions %+v; want a rollback with no reason given", d.Status.RollbackReason, d.Status.AbortReason, d.Actions)
+		}
+		o.Route = routeTo(0)
+		d2 := Next(newSpec(), &d.Status, o)
+		if d2.Status.Phase != v1.PhaseRolledBack || d2.Status.AbortReason != "no reason given" || hasEvent(d2, "ControlIgnored") {
+			t.Fatalf("phase %s reason %q events %+v, want RolledBack with no reason given, the abort spent", d2.Status.Phase, d2.Status.AbortReason, d2.Events)
 		}
 	})
-	t.Run("an abort during a route problem waits, then acts", func(t *testing.T) {
+	t.Run("an abort during a route problem acts at once and completes once the route carries 0%", func(t *testing.T) {
 		o := withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, "stop")
 		o.Route.Problem = "route gone"
 		d1 := Next(newSpec(), flying(1, 5, 0), o)
-		o.Route.Problem = ""
+		if d1.Status.RollbackReason == "" || len(d1.Actions) == 0 || d1.Actions[0] != rollbackW(v1.Green) {
+			t.Fatalf("rollback %q, actions %+v: the abort must not wait for the route problem", d1.Status.RollbackReason, d1.Actions)
+		}
+		o.Route = routeTo(0) // the steerable rules carry the rollback; the problem is fixed
 		d2 := Next(newSpec(), &d1.Status, o)
-		if d2.Status.Phase != v1.PhaseRolledBack {
-			t.Fatalf("phase %s, want the abort acted on once the route is back", d2.Status.Phase)
+		if d2.Status.Phase != v1.PhaseRolledBack || d2.Status.AbortReason != "stop" {
+			t.Fatalf("phase %s %q, want RolledBack by the abort", d2.Status.Phase, d2.Status.AbortReason)
 		}
 	})
 	t.Run("an abort with only a spec problem rolls back at once", func(t *testing.T) {
 		o := withAnn(observe(10*time.Second, revB, dep(revB, 1, 1), routeTo(5)), v1.AnnotationAbort, "stop")
 		o.SpecProblems = []string{"spec.analysis.metrics[0].query: bad"}
 		d := Next(newSpec(), flying(1, 5, 0), o)
-		if d.Status.Phase != v1.PhaseRolledBack || len(d.Actions) == 0 || d.Actions[0] != rollbackW(v1.Green) {
-			t.Fatalf("phase %s actions %+v, want a rollback", d.Status.Phase, d.Actions)
+		if d.Status.RollbackReason == "" || len(d.Actions) == 0 || d.Actions[0] != rollbackW(v1.Green) {
+			t.Fatalf("rollback %q actions %+v, want a rollback", d.Status.RollbackReason, d.Actions)
 		}
 	})
 	t.Run("a step started between microseconds lasts its hold once stored, and no longer", func(t *testing.T) {
 		prev := flying(0, 0, 0)
 		prev.StepStartedAt = nil
-		set := 400*time.Millisecond + 1234*time.Nanosecond
-		d := Next(newSpec(), prev, observe(set, revB, dep(revB, 1, 1), routeTo(0)))
+		set := 400*time.Millisecond + 1234*time.Nanosecond // when the routes are seen carrying 1 %
+		d := Next(newSpec(), prev, observe(set, revB, dep(revB, 1, 1), routeTo(1)))
 		got := d.Status.StepStartedAt
 		if got == nil || !got.Time.Equal(t0.Add(400*time.Millisecond+2*time.Microsecond)) {
 			t.Fatalf("stepStartedAt %v, want t0+400.002ms: metav1.MicroTime keeps microseconds, so the start rounds up", got)
@@ -131,7 +147,34 @@ func TestRegressions(t *testing.T) {
 		at, _ := NextCheckAt(newSpec(), &stored)
 		held := at.Sub(t0.Add(set))
 		if held < time.Minute || held > time.Minute+time.Microsecond {
-			t.Fatalf("first check %s after the weight was set, want the hold (1m) and at most 1µs more", held)
+			t.Fatalf("first check %s after the weight was observed, want the hold (1m) and at most 1µs more", held)
+		}
+	})
+	t.Run("a switch-back that waits for the old color's pods is not forgotten", func(t *testing.T) {
+		spec := newSpec(func(s *v1.RolloutSpec) {
+			s.PostPromotion = &v1.PostPromotion{Hold: metav1.Duration{Duration: 10 * time.Minute}}
+		})
+		st := promotedB()
+		st.PreviousRevision, st.PostPromotionUntil, st.ScaleDownAt = revA, ts(10*time.Minute), ts(10*time.Minute)
+		st.Analysis = &v1.AnalysisStatus{}
+		var problems []string
+		// blue was scaled to zero by hand; an abort asks to switch back.
+		for i, blue := range []Deployment{dep(revA, 0, 0), dep(revA, 4, 0), dep(revA, 4, 4)} {
+			o := withAnn(observe(2*time.Minute+time.Duration(i)*time.Second, revB, dep(revB, 4, 4), rt(0, 100)), v1.AnnotationAbort, "stop")
+			o.Blue = blue
+			d := Next(spec, st, o)
+			for _, a := range d.Actions {
+				if a.Color == v1.Blue && (a.Kind == ApplyDeployment || a.Kind == ScaleDeployment && a.Replicas == 0) {
+					problems = append(problems, fmt.Sprintf("call %d: %+v on the color to switch back to", i, a))
+				}
+			}
+			st = &d.Status
+		}
+		if st.StableColor != v1.Blue || st.RollbackReason == "" && st.Phase != v1.PhaseRolledBack {
+			problems = append(problems, fmt.Sprintf("stable %s, phase %s: the abort was spent while blue had no ready pods and never acted", st.StableColor, st.Phase))
+		}
+		for _, p := range problems {
+			t.Error(p)
 		}
 	})
 }

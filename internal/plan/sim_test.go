@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,9 @@ type world struct {
 	st     v1.RolloutStatus
 	obs    Observations     // Checks unused: filled per reconcile
 	answer [2]v1.CheckPhase // what each metric's next check answers
+	// routeStuck makes every route write fail to take: the routes keep
+	// what they carry (another controller reverts them, say).
+	routeStuck bool
 }
 
 func newWorld(spec *v1.RolloutSpec) *world {
@@ -69,21 +73,18 @@ func (w *world) act(actions []Action) int {
 		d := w.deployment(a.Color)
 		switch a.Kind {
 		case SetWeights:
-			if g, ok := w.obs.Route.Weight(a.Color); ok && g == a.Weight && !a.Rollback {
+			if w.routeStuck || w.obs.Route.Has(a.Color, a.Weight) {
 				continue
 			}
-			w.obs.Route = Route{Uniform: true, Blue: a.Weight, Green: 100 - a.Weight}
-			if a.Color == v1.Green {
-				w.obs.Route.Blue, w.obs.Route.Green = 100-a.Weight, a.Weight
-			}
+			w.obs.Route = Route{Rules: []Weights{WeightsFor(a.Color, a.Weight)}, Rejected: w.obs.Route.Rejected}
 		case ApplyDeployment:
-			if d.Exists && d.Revision == w.obs.Revision && d.SpecReplicas == a.Replicas {
+			if d.Exists && d.Revision == w.obs.Revision && d.SpecReplicas == a.Replicas && !d.Drifted {
 				continue
 			}
-			if !d.Exists || d.Revision != w.obs.Revision {
+			if !d.Exists || d.Revision != w.obs.Revision || d.Drifted {
 				d.ReadyReplicas = 0 // pods of the new template start unready
 			}
-			d.Exists, d.Revision = true, w.obs.Revision
+			d.Exists, d.Revision, d.Drifted = true, w.obs.Revision, false
 			resize(d, a.Replicas)
 		case ScaleDeployment:
 			if !d.Exists || d.SpecReplicas == a.Replicas {
@@ -147,11 +148,14 @@ func (w *world) run(t *testing.T, limit int) []string {
 
 // A healthy step lasts its hold and no longer: the default steps take one
 // interval each, the canary becomes stable after the last, and the old color
-// is scaled down scaleDownDelay later.
+// is scaled down scaleDownDelay later. Each step shows twice at the same
+// moment: the decision that writes its weight keeps the weight in effect
+// before (canaryWeight counts only what the routes were seen carrying), and
+// the reconcile its route write brings at once finds the weight in effect.
 func TestHealthyRolloutTimeline(t *testing.T) {
 	w := newWorld(newSpec())
 	w.run(t, 5)
-	if w.st.Phase != v1.PhaseHealthy || w.obs.Route.Blue != 100 {
+	if w.st.Phase != v1.PhaseHealthy || w.obs.Route.blue() != 100 {
 		t.Fatalf("first version: phase %s, route %+v", w.st.Phase, w.obs.Route)
 	}
 	w.obs.Revision = revB
@@ -159,9 +163,13 @@ func TestHealthyRolloutTimeline(t *testing.T) {
 	want := []string{
 		"0s Progressing step 0 0% stable blue",
 		"0s Progressing step 0 1% stable blue",
-		"1m0s Progressing step 1 5% stable blue",
+		"1m0s Progressing step 1 1% stable blue", // 5 % written
+		"1m0s Progressing step 1 5% stable blue", // 5 % seen in effect: step 1 starts
+		"2m0s Progressing step 2 5% stable blue",
 		"2m0s Progressing step 2 25% stable blue",
+		"3m0s Progressing step 3 25% stable blue",
 		"3m0s Progressing step 3 50% stable blue",
+		"4m0s Progressing step 4 50% stable blue",
 		"4m0s Progressing step 4 100% stable blue",
 		"5m0s Healthy step 4 0% stable green",
 	}
@@ -171,7 +179,7 @@ func TestHealthyRolloutTimeline(t *testing.T) {
 	if w.obs.Now != t0.Add(5*minute+30*second) || w.obs.Blue.SpecReplicas != 0 || w.obs.Green.SpecReplicas != 4 {
 		t.Errorf("at t0+%s blue has %d replicas, green %d; want blue scaled to 0 at t0+5m30s", w.obs.Now.Sub(t0), w.obs.Blue.SpecReplicas, w.obs.Green.SpecReplicas)
 	}
-	if w.obs.Route.Green != 100 || w.st.StableRevision != revB || w.st.CanaryRevision != "" {
+	if w.obs.Route.green() != 100 || w.st.StableRevision != revB || w.st.CanaryRevision != "" {
 		t.Errorf("route %+v, status %+v", w.obs.Route, w.st)
 	}
 }
@@ -195,8 +203,13 @@ func TestOneShotControlsActOncePerValue(t *testing.T) {
 	w.obs.Annotations[v1.AnnotationPromote] = "p2"
 	w.obs.Annotations[v1.AnnotationAbort] = "a1"
 	d := w.reconcile()
-	if d.Status.Phase != v1.PhaseRolledBack || d.Status.AbortReason != "a1" || w.obs.Route.Green != 0 {
-		t.Fatalf("abort a1: %s %q, route %+v", d.Status.Phase, d.Status.AbortReason, w.obs.Route)
+	if d.Status.RollbackReason == "" || d.Status.AbortReason != "a1" || w.obs.Route.green() != 0 || w.obs.Green.SpecReplicas == 0 {
+		t.Fatalf("abort a1: %s %q, route %+v, green replicas %d; want the route written first, green still up",
+			d.Status.Phase, d.Status.AbortReason, w.obs.Route, w.obs.Green.SpecReplicas)
+	}
+	d = w.reconcile() // the route write's watch event
+	if d.Status.Phase != v1.PhaseRolledBack || d.Status.AbortReason != "a1" || w.obs.Green.SpecReplicas != 0 {
+		t.Fatalf("abort a1 once the route carries 0%%: %s %q, green replicas %d", d.Status.Phase, d.Status.AbortReason, w.obs.Green.SpecReplicas)
 	}
 	w.obs.Now = w.obs.Now.Add(time.Hour)
 	if d := w.reconcile(); d.Status.Phase != v1.PhaseRolledBack || len(d.Actions) != 0 {
@@ -216,5 +229,41 @@ func TestOneShotControlsActOncePerValue(t *testing.T) {
 	}
 	if w.st.CurrentStep != 0 || w.obs.Green.SpecReplicas != 0 {
 		t.Fatalf("retry r1 again must not restart: step %d, green replicas %d", w.st.CurrentStep, w.obs.Green.SpecReplicas)
+	}
+}
+
+// A step's weight that the routes never carry never counts: however long the
+// controller goes on, the rollout neither advances nor promotes, and the
+// canary keeps the weight in effect before.
+func TestRouteWritesThatDoNotTakeNeverAdvance(t *testing.T) {
+	w := newWorld(newSpec())
+	w.run(t, 5)
+	w.obs.Revision = revB
+	for w.st.CanaryWeight != 1 { // step 0 (1 %) in effect
+		w.settle()
+		if w.reconcile(); w.obs.Now.After(t0.Add(time.Hour)) {
+			t.Fatalf("step 0 never took effect: %+v", w.st)
+		}
+	}
+	w.routeStuck = true
+	for i := range 500 {
+		w.settle()
+		d := w.reconcile()
+		st := d.Status
+		if st.CurrentStep > 1 || st.CanaryWeight != 1 || st.StableColor != v1.Blue || st.CanaryRevision != revB {
+			t.Fatalf("reconcile %d at t0+%s: step %d %d%% stable %s canary %q: a weight the routes never carried counted",
+				i, w.obs.Now.Sub(t0), st.CurrentStep, st.CanaryWeight, st.StableColor, st.CanaryRevision)
+		}
+		if st.CurrentStep == 1 && (st.StepStartedAt != nil || !slices.Contains(d.Actions, setW(v1.Green, 5))) {
+			t.Fatalf("reconcile %d: step 1 started %v, actions %+v; want 5%% written again, never started", i, st.StepStartedAt, d.Actions)
+		}
+		step := d.RequeueAfter
+		if step == 0 {
+			step = time.Minute // a resync
+		}
+		w.obs.Now = w.obs.Now.Add(step)
+	}
+	if w.obs.Now.Before(t0.Add(3 * time.Hour)) {
+		t.Fatalf("the loop covered only %s", w.obs.Now.Sub(t0))
 	}
 }

@@ -18,6 +18,10 @@ type Deployment struct {
 	SpecReplicas int32
 	// Replicas, UpdatedReplicas and ReadyReplicas are from its status.
 	Replicas, UpdatedReplicas, ReadyReplicas int32
+	// Drifted is true when its pod template is no longer the one Ramp gave
+	// it (a hand edit): its pods run something Ramp did not check, so their
+	// readiness tells nothing until the repair rolled out.
+	Drifted bool
 }
 
 // ReadyFor returns how many ready pods of revision the Deployment has, and
@@ -27,7 +31,7 @@ func (d Deployment) ReadyFor(revision string) (int32, bool) {
 	if !d.Exists || d.Revision != revision {
 		return 0, true
 	}
-	if d.ObservedGeneration < d.Generation {
+	if d.Drifted || d.ObservedGeneration < d.Generation {
 		return 0, false
 	}
 	if d.UpdatedReplicas < d.Replicas {
@@ -38,27 +42,98 @@ func (d Deployment) ReadyFor(revision string) (int32, bool) {
 	return min(d.ReadyReplicas, d.UpdatedReplicas), true
 }
 
+// Weights are the two colors' weights of one steered rule.
+type Weights struct{ Blue, Green int32 }
+
+// WeightsFor are the weights that send w percent to canary and the rest to
+// the other color.
+func WeightsFor(canary v1.Color, w int32) Weights {
+	w = min(max(w, 0), 100)
+	if canary == v1.Green {
+		return Weights{Blue: 100 - w, Green: w}
+	}
+	return Weights{Blue: w, Green: 100 - w}
+}
+
+// Of is the weight of color c.
+func (w Weights) Of(c v1.Color) int32 {
+	if c == v1.Green {
+		return w.Green
+	}
+	return w.Blue
+}
+
 // Route is what the HTTPRoutes carry now.
 type Route struct {
-	// Blue and Green are the weights every steered rule carries.
-	Blue, Green int32
-	// Uniform is false when routes or rules carry different weights.
-	Uniform bool
+	// Rules are the weights of every steered rule of every route, as stored.
+	Rules []Weights
+	// Rejected names a parent that reports a route not Accepted, or its refs
+	// not resolved, for the route's current generation; "" when none does.
+	Rejected string
+	// Pending names a parent that reported on an earlier generation of a
+	// route and not on the current one yet: it may still carry the old
+	// weights. "" when none.
+	Pending string
 	// Problem is set when a route cannot be steered as written (missing,
-	// or lacking a color's backendRef); the message names it.
+	// or a rule lacking a color's backendRef); the message names it. Rules
+	// then hold the rules that can be steered.
 	Problem string
 }
 
-// Weight returns the weight the routes carry for color c, and whether all
-// routes agree.
-func (r Route) Weight(c v1.Color) (int32, bool) {
-	if !r.Uniform || r.Problem != "" {
-		return 0, false
+// Has reports whether every steered rule carries exactly w percent on canary
+// and the rest on the other color: what a write would make them carry.
+func (r Route) Has(canary v1.Color, w int32) bool {
+	if len(r.Rules) == 0 {
+		return false
 	}
-	if c == v1.Green {
-		return r.Green, true
+	want := WeightsFor(canary, w)
+	for _, got := range r.Rules {
+		if got != want {
+			return false
+		}
 	}
-	return r.Blue, true
+	return true
+}
+
+// InEffect reports whether the routes carry w percent on canary and no
+// gateway rejects them: only then does a weight count as in effect.
+func (r Route) InEffect(canary v1.Color, w int32) bool {
+	return r.Problem == "" && r.Rejected == "" && r.Pending == "" && r.Has(canary, w)
+}
+
+// Least is the smallest percent of traffic any steered rule sends to color
+// c: what c surely gets now (100 when no rule sends traffic at all).
+func (r Route) Least(c v1.Color) int32 {
+	out := int32(100)
+	for _, w := range r.Rules {
+		if sum := int64(w.Blue) + int64(w.Green); sum > 0 {
+			out = min(out, int32(int64(w.Of(c))*100/sum))
+		}
+	}
+	return out
+}
+
+// Share is the largest percent of traffic any steered rule sends to color
+// c (a rule whose weights sum to 0 sends nothing).
+func (r Route) Share(c v1.Color) int32 {
+	var out int32
+	for _, w := range r.Rules {
+		sum := int64(w.Blue) + int64(w.Green)
+		if sum <= 0 {
+			continue
+		}
+		share := int32((int64(w.Of(c))*100 + sum - 1) / sum)
+		out = max(out, share)
+	}
+	return out
+}
+
+// Problem is an object Ramp cannot act on as it must.
+type Problem struct {
+	// Reason is v1.ReasonForeignObject or v1.ReasonRefused.
+	Reason string
+	// Message names the object and says what is wrong.
+	Message string
 }
 
 // Check is the judged result of one metric's check.
@@ -75,6 +150,8 @@ type Observations struct {
 	Now time.Time
 	// Revision is the pod-template hash of spec.template.
 	Revision string
+	// Generation is the Rollout's metadata.generation.
+	Generation int64
 	// SpecProblems are errors in the spec that the API server could not
 	// refuse; each names its field. Nothing moves while any is present.
 	SpecProblems []string
@@ -82,6 +159,11 @@ type Observations struct {
 	Blue, Green Deployment
 	// Route is what the HTTPRoutes carry.
 	Route Route
+	// Problems are objects Ramp cannot act on as it must: a Deployment or
+	// Service with one of its names that it did not create, or one the API
+	// server refused. Each message names the object. They hold like
+	// SpecProblems.
+	Problems []Problem
 	// Checks are the results of the checks run in this reconcile, nil when
 	// none were due (see ChecksDue).
 	Checks []Check

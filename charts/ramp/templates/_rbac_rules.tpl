@@ -10,23 +10,26 @@ change these rules to match.
 
 {{/*
 What the reconciler uses in every watched namespace. Rollouts, Deployments
-and Services are read from the informer cache (list and watch), never with a
-get; Secrets (the Prometheus bearer token) and HTTPRoutes (after a write
-found the route changed) are read live.
+and Services are read from the informer cache (list and watch); Rollouts are
+patched for the ramp.dev/traffic finalizer. A color Deployment or Service the
+label-filtered cache does not hold is looked up live (get), so that an object
+of that name that is not Ramp's is refused rather than taken over. Secrets
+(the Prometheus bearer token) and HTTPRoutes (after a write found the route
+changed) are read live.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "patch", "watch"]
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts/status"]
   verbs: ["patch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["create", "list", "patch", "watch"]
+  verbs: ["create", "get", "list", "patch", "watch"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["create", "list", "patch", "watch"]
+  verbs: ["create", "get", "list", "patch", "watch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"reflect"
 	"slices"
 	"testing"
@@ -33,6 +34,9 @@ type fuzzer struct {
 	revs, values int
 	requeue      time.Duration
 	lose         bool // the actions of the next decision are lost
+	// readySeen records the color/revision pairs seen with ready pods: the
+	// world never takes them away but through Ramp's own scale-downs.
+	readySeen map[string]bool
 }
 
 // event applies the event of byte b and describes it. The low four bits
@@ -77,9 +81,11 @@ func (f *fuzzer) event(b byte) string {
 		f.settle()
 		return "all pods ready"
 	case 4:
+		f.worldTouched(canary)
 		f.ready(canary, arg%5)
 		return fmt.Sprintf("%s has %d ready", canary, arg%5)
 	case 5:
+		f.worldTouched(canary)
 		switch arg % 4 {
 		case 1:
 			f.lose = true
@@ -141,6 +147,16 @@ func (f *fuzzer) event(b byte) string {
 	}
 }
 
+// worldTouched forgets that color c had ready pods: the world, not Ramp,
+// takes them away (or makes them unknown) now.
+func (f *fuzzer) worldTouched(c v1.Color) {
+	for k := range f.readySeen {
+		if strings.HasPrefix(k, string(c)+"/") {
+			delete(f.readySeen, k)
+		}
+	}
+}
+
 // fuzzSeeds are event sequences through the main paths, for FuzzNext's corpus.
 func fuzzSeeds() [][]byte {
 	const ( // events, as event reads them
@@ -181,7 +197,7 @@ func FuzzNext(f *testing.F) {
 			return
 		}
 		spec := fuzzSpecs[int(data[0])%len(fuzzSpecs)]()
-		fz := &fuzzer{world: newWorld(spec)}
+		fz := &fuzzer{world: newWorld(spec), readySeen: map[string]bool{}}
 		var trail []string
 		for _, b := range data[1:] {
 			trail = append(trail, fz.event(b))
@@ -197,6 +213,12 @@ func FuzzNext(f *testing.F) {
 			if err := decisionInvariants(spec, prev, obs, d); err != nil {
 				t.Fatalf("after %q:\n%v\nprev %+v\nstatus %+v\nactions %+v", trail, err, *prev, d.Status, d.Actions)
 			}
+			// A rollback ends on a serving color with ready pods, if it had any.
+			if st := d.Status; st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack && fz.readySeen[string(st.StableColor)+"/"+st.StableRevision] {
+				if n, _ := obs.Deployment(st.StableColor).ReadyFor(st.StableRevision); n == 0 {
+					t.Fatalf("after %q: rolled back onto %s, which lost its ready pods of %s", trail, st.StableColor, st.StableRevision)
+				}
+			}
 			fz.st = *d.Status.DeepCopy()
 			fz.requeue = d.RequeueAfter
 			if fz.lose {
@@ -206,6 +228,13 @@ func FuzzNext(f *testing.F) {
 				continue
 			}
 			fz.act(d.Actions)
+			for _, c := range []v1.Color{v1.Blue, v1.Green} {
+				if dep := fz.obs.Deployment(c); dep.Exists {
+					if n, _ := dep.ReadyFor(dep.Revision); n > 0 {
+						fz.readySeen[string(c)+"/"+dep.Revision] = true
+					}
+				}
+			}
 			if err := routeInvariants(spec, fz.obs.Route, d.Status); err != nil && !invalid(obs) && fz.obs.Route.Rejected == "" {
 				t.Fatalf("after %q: %v (actions %+v)", trail, err, d.Actions)
 			}
@@ -251,8 +280,10 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 		return fmt.Errorf("canaryWeight %d recorded on a route carrying %+v", st.CanaryWeight, obs.Route)
 	}
 	// A rollback is RolledBack only once the routes carry 0 % canary.
-	if st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack && !obs.Route.Has(st.StableColor.Other(), 0) {
-		return fmt.Errorf("RolledBack on a route carrying %+v", obs.Route)
+	if st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack {
+		if !obs.Route.Has(st.StableColor.Other(), 0) {
+			return fmt.Errorf("RolledBack on a route carrying %+v", obs.Route)
+		}
 	}
 	// Invalid with nothing in flight: nothing moves.
 	if invalid(obs) && !inFlight(prev) && prev.RollbackReason == "" && prev.StableRevision != "" {

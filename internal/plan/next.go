@@ -65,7 +65,10 @@ func (m *machine) hold(reason, why string) {
 	}
 }
 
-// inFlight reports whether a canary revision is being rolled out.
+// InFlight reports whether a canary revision is being rolled out (not
+// rolled back, not being rolled back).
+func InFlight(st *v1.RolloutStatus) bool { return inFlight(st) }
+
 func inFlight(st *v1.RolloutStatus) bool {
 	return st.CanaryRevision != "" && st.Phase != v1.PhaseRolledBack && st.RollbackReason == ""
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/plan"
 )
 
 const barWidth = 20
@@ -26,9 +27,7 @@ func weightBar(weight int32) string {
 }
 
 // inFlight reports whether a canary revision is being rolled out.
-func inFlight(st *v1.RolloutStatus) bool {
-	return st.CanaryRevision != "" && st.Phase != v1.PhaseRolledBack
-}
+func inFlight(st *v1.RolloutStatus) bool { return plan.InFlight(st) }
 
 func stableOf(st *v1.RolloutStatus) string {
 	if st.StableColor == "" || st.StableRevision == "" {

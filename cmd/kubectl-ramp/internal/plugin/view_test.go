@@ -93,9 +93,10 @@ func TestJudgement(t *testing.T) {
 }
 
 func TestWaitingFor(t *testing.T) {
-	paused := func(msg string) metav1.Condition {
-		return metav1.Condition{Type: v1.ConditionPaused, Status: metav1.ConditionTrue, Reason: "Held", Message: msg}
+	pausedBy := func(reason, msg string) metav1.Condition {
+		return metav1.Condition{Type: v1.ConditionPaused, Status: metav1.ConditionTrue, Reason: reason, Message: msg}
 	}
+	paused := func(msg string) metav1.Condition { return pausedBy(v1.ReasonDeployWindow, msg) }
 	for name, tc := range map[string]struct {
 		change func(*v1.Rollout)
 		want   string
@@ -136,6 +137,19 @@ func TestWaitingFor(t *testing.T) {
 			ro.Status.StepStartedAt = mat(-5 * time.Minute)
 			ro.Status.Conditions = []metav1.Condition{paused("deploy window: deny 0 22 * * 5 until Mon 00:00")}
 		}, "deploy window: deny 0 22 * * 5 until Mon 00:00"},
+		"a gateway rejects the step's weight": {func(ro *v1.Rollout) {
+			ro.Status.StepStartedAt = nil
+			ro.Status.Conditions = []metav1.Condition{pausedBy(v1.ReasonRouteNotInEffect, "parent gw reports Accepted=False")}
+		}, "the routes to carry the step's weight: parent gw reports Accepted=False"},
+		"a problem in flight": {func(ro *v1.Rollout) {
+			ro.Status.StepStartedAt = mat(-5 * time.Minute)
+			ro.Status.Conditions = []metav1.Condition{pausedBy(v1.ReasonInvalid, "spec.analysis.metrics[1].query: bad")}
+		}, "a fix to the Rollout or its routes (held, checks go on): spec.analysis.metrics[1].query: bad"},
+		"a step's weight written, not seen yet": {func(ro *v1.Rollout) {
+			ro.Status.StepStartedAt, ro.Status.WaitingForPodsSince = nil, nil
+		}, "the routes to be seen carrying 25% to green"},
+		"rolling back": {func(ro *v1.Rollout) { ro.Status.RollbackReason = "error-rate = 0.2" },
+			"the routes to carry 0% to green: rolling back (error-rate = 0.2)"},
 		"deploy window before start": {func(ro *v1.Rollout) {
 			ro.Status.CanaryRevision, ro.Status.Phase = "", v1.PhasePaused
 			ro.Status.Conditions = []metav1.Condition{paused("deploy window: outside allow 0 9 * * 1-5")}

@@ -25,6 +25,8 @@ func waitingFor(ro *v1.Rollout, now time.Time) string {
 			msg = c.Message
 		}
 		return "a fix to the Rollout: " + msg
+	case st.RollbackReason != "":
+		return fmt.Sprintf("the routes to carry 0%% to %s: rolling back (%s)", st.StableColor.Other(), st.RollbackReason)
 	case st.Phase == v1.PhaseRolledBack:
 		return fmt.Sprintf("a new template, or %s to roll %s out again (kubectl ramp retry %s)", v1.AnnotationRetry, st.CanaryRevision, ro.Name)
 	case !inFlight(st):
@@ -34,10 +36,17 @@ func waitingFor(ro *v1.Rollout, now time.Time) string {
 }
 
 func heldMessage(ro *v1.Rollout) string {
+	msg, _ := held(ro)
+	return msg
+}
+
+// held is the Paused condition's message and reason (one of the v1.Reason
+// constants) while the rollout is held.
+func held(ro *v1.Rollout) (msg, reason string) {
 	if c := meta.FindStatusCondition(ro.Status.Conditions, v1.ConditionPaused); c != nil && c.Status == metav1.ConditionTrue {
-		return c.Message
+		return c.Message, c.Reason
 	}
-	return ""
+	return "", ""
 }
 
 // idleWaiting is what a Rollout with nothing in flight waits for.
@@ -66,8 +75,13 @@ func flightWaiting(ro *v1.Rollout, now time.Time) []string {
 	if ro.Annotations[v1.AnnotationPause] == "true" {
 		out = append(out, fmt.Sprintf("%s to be removed (kubectl ramp resume %s)", v1.AnnotationPause, name))
 	}
-	if h := heldMessage(ro); strings.Contains(h, "deploy window") {
+	switch h, reason := held(ro); reason {
+	case v1.ReasonDeployWindow:
 		out = append(out, h)
+	case v1.ReasonInvalid:
+		return append(out, "a fix to the Rollout or its routes (held, checks go on): "+h)
+	case v1.ReasonRouteNotInEffect:
+		return append(out, "the routes to carry the step's weight: "+h)
 	}
 	steps := ro.Spec.EffectiveSteps()
 	i := min(max(st.CurrentStep, 0), int32(len(steps)-1))
@@ -79,6 +93,9 @@ func flightWaiting(ro *v1.Rollout, now time.Time) []string {
 	if st.CanaryWeight != step.Weight || st.StepStartedAt == nil {
 		if len(out) > 0 { // paused: the weight is not raised, pods or not
 			return out
+		}
+		if st.WaitingForPodsSince == nil && st.StepStartedAt == nil {
+			return append(out, fmt.Sprintf("the routes to be seen carrying %d%% to %s", step.Weight, canary))
 		}
 		w := fmt.Sprintf("%s pods ready for %d%%", canary, step.Weight)
 		if s := st.WaitingForPodsSince; s != nil {

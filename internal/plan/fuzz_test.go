@@ -2,9 +2,9 @@ package plan
 
 import (
 	"fmt"
-	"strings"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 

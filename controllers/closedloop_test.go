@@ -100,6 +100,20 @@ func condition(ro *v1.Rollout, t string) *metav1.Condition {
 	return meta.FindStatusCondition(ro.Status.Conditions, t)
 }
 
+// atGate brings a Rollout name (steps: a 25 % gate, then 100 %) to its
+// first version, then v2 to the gate, held there with 25 % in effect.
+func (f *fixture) atGate(name string) {
+	f.t.Helper()
+	ro := f.rollout(name, name+":v1")
+	ro.Spec.Steps = []v1.Step{{Weight: 25, Pause: &v1.PauseGate{}}, {Weight: 100}}
+	f.healthy(ro)
+	f.setImage(name, name+":v2")
+	f.eventually(20*time.Second, "at the gate", func() bool {
+		st := f.get(name).Status
+		return st.Phase == v1.PhasePaused && st.CanaryWeight == 25 && st.StepStartedAt != nil
+	})
+}
+
 // Finding 1: route writes that keep failing never move the rollout on: no
 // step is in effect, no weight recorded, nothing promoted, on checks taken
 // at the old weight. Once writes go through, the rollout goes on.
@@ -228,11 +242,7 @@ func TestGatewayVerdictHoldsTheStep(t *testing.T) {
 func TestSpecProblemInFlightStillRollsBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ro := f.rollout("typo", "typo:v1")
-	ro.Spec.Steps = []v1.Step{{Weight: 25, Pause: &v1.PauseGate{}}, {Weight: 100}}
-	f.healthy(ro)
-	f.setImage("typo", "typo:v2")
-	f.eventually(20*time.Second, "at the gate", func() bool { _, g := f.weights("typo"); return g == 25 && f.phase("typo") == v1.PhasePaused })
+	f.atGate("typo")
 
 	f.update("typo", func(ro *v1.Rollout) {
 		m := ro.Spec.Analysis.Metrics[0]
@@ -261,11 +271,7 @@ func TestSpecProblemInFlightStillRollsBack(t *testing.T) {
 func TestRouteProblemInFlightAbortActs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ro := f.rollout("half", "half:v1")
-	ro.Spec.Steps = []v1.Step{{Weight: 25, Pause: &v1.PauseGate{}}, {Weight: 100}}
-	f.healthy(ro)
-	f.setImage("half", "half:v2")
-	f.eventually(20*time.Second, "at the gate", func() bool { _, g := f.weights("half"); return g == 25 && f.phase("half") == v1.PhasePaused })
+	f.atGate("half")
 
 	for range 20 {
 		var r gatewayv1.HTTPRoute
@@ -363,11 +369,7 @@ func TestRecreatedRolloutAdopts(t *testing.T) {
 func TestDeletionReturnsTrafficAndReleasesStable(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ro := f.rollout("bye", "bye:v1")
-	ro.Spec.Steps = []v1.Step{{Weight: 25, Pause: &v1.PauseGate{}}, {Weight: 100}}
-	f.healthy(ro)
-	f.setImage("bye", "bye:v2")
-	f.eventually(20*time.Second, "at the gate", func() bool { _, g := f.weights("bye"); return g == 25 })
+	f.atGate("bye")
 	if err := f.c.Delete(f.ctx, f.get("bye")); err != nil {
 		t.Fatal(err)
 	}
@@ -523,11 +525,7 @@ func TestRefusedTemplateIsReported(t *testing.T) {
 func TestServiceErrorDoesNotBlockRollback(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ro := f.rollout("svc", "svc:v1")
-	ro.Spec.Steps = []v1.Step{{Weight: 25, Pause: &v1.PauseGate{}}, {Weight: 100}}
-	f.healthy(ro)
-	f.setImage("svc", "svc:v2")
-	f.eventually(20*time.Second, "at the gate", func() bool { _, g := f.weights("svc"); return g == 25 })
+	f.atGate("svc")
 	f.deny("", "services", admissionv1.Update)
 	time.Sleep(2 * time.Second) // the policy takes a moment to be enforced
 	f.update("svc", func(ro *v1.Rollout) { ro.Spec.Service.Port = 8080 })

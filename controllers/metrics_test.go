@@ -92,9 +92,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	if v := value(mf, "ramp_analysis_checks_total", with(sel, "metric", "error-rate", "result", "failed")); v != 1 {
 		t.Errorf("failed checks = %v, want 1", v)
 	}
-	if v := value(mf, "ramp_rollout_info", with(sel, "phase", "RolledBack")); v != 1 {
-		t.Errorf("info series with phase RolledBack = %v, want 1", v)
-	}
+	// The phase is RolledBack once the routes are seen carrying 0 %.
+	f.eventually(2*time.Second, "the info series with phase RolledBack", func() bool {
+		return value(scrape(), "ramp_rollout_info", with(sel, "phase", "RolledBack")) == 1
+	})
 
 	// Deleting the Rollout removes its series.
 	if err := f.c.Delete(f.ctx, f.get("dash")); err != nil {

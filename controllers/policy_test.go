@@ -133,6 +133,7 @@ func TestPostPromotionBreachSwitchesBack(t *testing.T) {
 	}
 	prom.Set(f.ns, "watch-green", errorMetric, testenv.Answer{Value: 0.4})
 	f.eventually(3*time.Second, "switched back to blue", func() bool { b, g := f.weights("watch"); return b == 100 && g == 0 })
+	f.eventually(2*time.Second, "phase RolledBack", func() bool { return f.phase("watch") == v1.PhaseRolledBack })
 	st := f.get("watch").Status
 	if st.StableColor != v1.Blue || st.Phase != v1.PhaseRolledBack || !strings.Contains(st.Message, "after promotion") {
 		t.Fatalf("after the switch back: stable %s, phase %s, message %q", st.StableColor, st.Phase, st.Message)

@@ -31,6 +31,7 @@ func (m *machine) progress() {
 	} else if m.st.HeldSince == nil {
 		now := m.now()
 		m.st.HeldSince = &now
+		m.event(true, "InvalidSpec", "held in flight (checks go on, a breach or abort still rolls back, progressDeadline %s applies): %s", m.spec.Deadline(), m.invalid)
 	}
 	if reason := m.rollbackReason(breach, ready, known); reason != "" {
 		m.rollback(reason)

@@ -17,7 +17,8 @@ type Result struct {
 	Metric string
 	// Phase is Passed, Failed, Inconclusive or Error.
 	Phase v1alpha1.CheckPhase
-	// Value is the value as Prometheus wrote it, "" when there is none.
+	// Value is the value, written compactly (see formatValue), "" when there
+	// is none.
 	Value string
 	// Message says why, e.g. "0.12 > max 0.01" or
 	// "no data: empty vector (noData: hold)".
@@ -28,8 +29,16 @@ type Result struct {
 //   - an error other than ErrNoData is Error (never Failed);
 //   - ErrNoData, or a NaN value, follows m.NoData: hold (also when empty) is
 //     Inconclusive, pass is Passed, fail is Failed;
-//   - a value below m.Min or above m.Max is Failed; a value within them
-//     (equal to a bound included) is Passed. +Inf and -Inf are numbers.
+//   - a value below m.Min or above m.Max is Failed ("+Inf > max 0.01");
+//   - any other +Inf or -Inf is Failed too ("value -Inf is not a finite
+//     number"): no bound catches -Inf with a max only, or +Inf with a min
+//     only or no bounds, yet it is no measurement a check can pass on (a
+//     ratio over no requests, a quantile in the +Inf bucket). Failed, not
+//     Inconclusive, so that it cannot hold a rollout forever either;
+//   - a finite value within the bounds (equal to a bound included) is Passed.
+//
+// The value and bounds are written as formatValue does, never as the
+// 309 digits Prometheus writes for 1e308.
 func Judge(m v1alpha1.Metric, s Sample, err error) Result {
 	r := Result{Metric: m.Name}
 	switch {
@@ -43,27 +52,28 @@ func Judge(m v1alpha1.Metric, s Sample, err error) Result {
 		return judgeNoData(r, m.NoData, "no data: NaN")
 	}
 
-	r.Value = s.Raw
-	if r.Value == "" {
-		r.Value = formatFloat(s.Value)
-	}
 	v := s.Value
+	r.Value = formatValue(v, m.Min, m.Max)
+	bound := func(b float64) string { return formatValue(b, &v) }
 	switch {
 	case m.Min != nil && v < *m.Min:
 		r.Phase = v1alpha1.CheckFailed
-		r.Message = fmt.Sprintf("%s < min %s", r.Value, formatFloat(*m.Min))
+		r.Message = fmt.Sprintf("%s < min %s", r.Value, bound(*m.Min))
 	case m.Max != nil && v > *m.Max:
 		r.Phase = v1alpha1.CheckFailed
-		r.Message = fmt.Sprintf("%s > max %s", r.Value, formatFloat(*m.Max))
+		r.Message = fmt.Sprintf("%s > max %s", r.Value, bound(*m.Max))
+	case math.IsInf(v, 0):
+		r.Phase = v1alpha1.CheckFailed
+		r.Message = fmt.Sprintf("value %s is not a finite number", r.Value)
 	case m.Min != nil && m.Max != nil:
 		r.Phase = v1alpha1.CheckPassed
-		r.Message = fmt.Sprintf("min %s <= %s <= max %s", formatFloat(*m.Min), r.Value, formatFloat(*m.Max))
+		r.Message = fmt.Sprintf("min %s <= %s <= max %s", bound(*m.Min), r.Value, bound(*m.Max))
 	case m.Min != nil:
 		r.Phase = v1alpha1.CheckPassed
-		r.Message = fmt.Sprintf("%s >= min %s", r.Value, formatFloat(*m.Min))
+		r.Message = fmt.Sprintf("%s >= min %s", r.Value, bound(*m.Min))
 	case m.Max != nil:
 		r.Phase = v1alpha1.CheckPassed
-		r.Message = fmt.Sprintf("%s <= max %s", r.Value, formatFloat(*m.Max))
+		r.Message = fmt.Sprintf("%s <= max %s", r.Value, bound(*m.Max))
 	default:
 		r.Phase = v1alpha1.CheckPassed
 		r.Message = r.Value + " (no bounds)"
@@ -86,9 +96,25 @@ func judgeNoData(r Result, policy v1alpha1.NoDataPolicy, why string) Result {
 	return r
 }
 
-// formatFloat writes v the way Prometheus does ("0.01", "+Inf").
-func formatFloat(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 64)
+// formatValue writes v compactly, with at most 6 significant digits
+// ("0.00213457", "1e+308", "+Inf"), unless that would read the same as one
+// of others while not comparing with it as v does: then v is written in
+// full, the shortest form that reads back exactly ("0.0100000001 > max 0.01",
+// not "0.01 > max 0.01"). Rounding is monotonic, so a compact form that reads
+// differently from a bound is on the same side of it as v; so whoever reads
+// Value back compares it with the bounds as Judge did.
+func formatValue(v float64, others ...*float64) string {
+	s := strconv.FormatFloat(v, 'g', 6, 64)
+	exact := false
+	if r, err := strconv.ParseFloat(s, 64); err == nil && r == v {
+		exact = true
+	}
+	for _, o := range others {
+		if o != nil && strconv.FormatFloat(*o, 'g', 6, 64) == s && !(exact && *o == v) {
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+	}
+	return s
 }
 
 // Check renders every metric's query with vars, runs it with p and judges the

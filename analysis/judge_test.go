@@ -1,9 +1,12 @@
 package analysis_test
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/common/model"
@@ -75,9 +78,9 @@ func TestJudge(t *testing.T) {
 			max: new(0.5), sample: analysis.Sample{Value: inf, Raw: "+Inf"},
 			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "+Inf", Message: "+Inf > max 0.5"},
 		},
-		"+Inf above min passes": {
+		"+Inf above min fails: not a finite number": {
 			min: new(0.5), sample: analysis.Sample{Value: inf, Raw: "+Inf"},
-			want: analysis.Result{Phase: v1alpha1.CheckPassed, Value: "+Inf", Message: "+Inf >= min 0.5"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "+Inf", Message: "value +Inf is not a finite number"},
 		},
 		"-Inf below min fails": {
 			min: new(0.5), sample: analysis.Sample{Value: -inf, Raw: "-Inf"},
@@ -151,6 +154,10 @@ func FuzzJudge(f *testing.F) {
 	f.Add(math.NaN(), 0.0, 1.0, true, true, uint8(0), uint8(3))
 	f.Add(1.0, 1.0, 1.0, true, true, uint8(1), uint8(2))
 	f.Add(5.0, 10.0, 1.0, true, true, uint8(2), uint8(1))
+	f.Add(math.Inf(-1), 0.0, 1.0, false, true, uint8(0), uint8(0))
+	f.Add(1e308, -1e308, 1e307, true, true, uint8(0), uint8(0))
+	f.Add(0.0100000001, 0.0, 0.01, false, true, uint8(0), uint8(0))
+	f.Add(0.0123456789, 0.0123456789, 0.0123456789, true, true, uint8(0), uint8(0))
 	policies := []v1alpha1.NoDataPolicy{"", v1alpha1.NoDataHold, v1alpha1.NoDataPass, v1alpha1.NoDataFail}
 	f.Fuzz(func(t *testing.T, v, lo, hi float64, hasMin, hasMax bool, errKind, policy uint8) {
 		m := v1alpha1.Metric{Name: "m", NoData: policies[int(policy)%len(policies)]}
@@ -192,7 +199,9 @@ func FuzzJudge(f *testing.F) {
 				t.Fatalf("no data under %q judged %s (value %q), want %s and no value", m.NoData, r.Phase, r.Value, want)
 			}
 		default:
-			outside := (hasMin && v < lo) || (hasMax && v > hi)
+			// A value outside the bounds fails, and so does one that is not
+			// a finite number, whatever the bounds.
+			outside := (hasMin && v < lo) || (hasMax && v > hi) || math.IsInf(v, 0)
 			if outside != (r.Phase == v1alpha1.CheckFailed) {
 				t.Fatalf("value %v, min %v (%t), max %v (%t): judged %s, outside=%t", v, lo, hasMin, hi, hasMax, r.Phase, outside)
 			}
@@ -202,6 +211,96 @@ func FuzzJudge(f *testing.F) {
 			if r.Value == "" {
 				t.Fatalf("a measured value left Value empty")
 			}
+			// Value read back compares with the bounds as the value does.
+			back, perr := strconv.ParseFloat(r.Value, 64)
+			if perr != nil || (hasMin && cmp.Compare(back, lo) != cmp.Compare(v, lo)) || (hasMax && cmp.Compare(back, hi) != cmp.Compare(v, hi)) {
+				t.Fatalf("value %v written %q (%v) compares with min %v / max %v otherwise", v, r.Value, perr, lo, hi)
+			}
+			// Compact: at most the shortest exact form of a float64.
+			if len(r.Value) > len("-1.7976931348623157e+308") || len(r.Message) > 100 {
+				t.Fatalf("value %q or message %q is not compact", r.Value, r.Message)
+			}
 		}
 	})
+}
+
+// TestJudgeNonFiniteAndCompact covers values that are not finite numbers, which
+// never pass, and the compact writing of values and bounds.
+func TestJudgeNonFiniteAndCompact(t *testing.T) {
+	inf := math.Inf(1)
+	tests := map[string]struct {
+		min, max *float64
+		sample   analysis.Sample
+		want     analysis.Result
+	}{
+		"-Inf with max only fails": {
+			max: new(0.01), sample: analysis.Sample{Value: -inf, Raw: "-Inf"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "-Inf", Message: "value -Inf is not a finite number"},
+		},
+		"+Inf with min only fails": {
+			min: new(0.99), sample: analysis.Sample{Value: inf, Raw: "+Inf"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "+Inf", Message: "value +Inf is not a finite number"},
+		},
+		"+Inf without bounds fails": {
+			sample: analysis.Sample{Value: inf, Raw: "+Inf"},
+			want:   analysis.Result{Phase: v1alpha1.CheckFailed, Value: "+Inf", Message: "value +Inf is not a finite number"},
+		},
+		"-Inf without bounds fails": {
+			sample: analysis.Sample{Value: -inf, Raw: "-Inf"},
+			want:   analysis.Result{Phase: v1alpha1.CheckFailed, Value: "-Inf", Message: "value -Inf is not a finite number"},
+		},
+		"+Inf past max names the bound": {
+			min: new(0.0), max: new(0.5), sample: analysis.Sample{Value: inf, Raw: "+Inf"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "+Inf", Message: "+Inf > max 0.5"},
+		},
+		"-Inf below min names the bound": {
+			min: new(0.0), max: new(0.5), sample: analysis.Sample{Value: -inf, Raw: "-Inf"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "-Inf", Message: "-Inf < min 0"},
+		},
+		"1e308 past max is compact": {
+			max: new(1.0), sample: analysis.Sample{Value: 1e308, Raw: "1" + strings.Repeat("0", 308)},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "1e+308", Message: "1e+308 > max 1"},
+		},
+		"1e308 without bounds is compact": {
+			sample: analysis.Sample{Value: 1e308, Raw: "1" + strings.Repeat("0", 308)},
+			want:   analysis.Result{Phase: v1alpha1.CheckPassed, Value: "1e+308", Message: "1e+308 (no bounds)"},
+		},
+		"six significant digits": {
+			max: new(0.01), sample: analysis.Sample{Value: 0.0021345678, Raw: "0.0021345678"},
+			want: analysis.Result{Phase: v1alpha1.CheckPassed, Value: "0.00213457", Message: "0.00213457 <= max 0.01"},
+		},
+		"bounds are compact too": {
+			min: new(123456789.0), max: new(1e300), sample: analysis.Sample{Value: 5, Raw: "5"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "5", Message: "5 < min 1.23457e+08"},
+		},
+		"a value that would read as its bound is written in full": {
+			max: new(0.01), sample: analysis.Sample{Value: 0.0100000001, Raw: "0.0100000001"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "0.0100000001", Message: "0.0100000001 > max 0.01"},
+		},
+		"a value and bound that read alike are both written in full": {
+			min: new(0.0123456789), sample: analysis.Sample{Value: 0.01234567, Raw: "0.01234567"},
+			want: analysis.Result{Phase: v1alpha1.CheckFailed, Value: "0.01234567", Message: "0.01234567 < min 0.0123456789"},
+		},
+		"a value equal to a bound of many digits is written in full": {
+			max: new(0.0123456789), sample: analysis.Sample{Value: 0.0123456789, Raw: "0.0123456789"},
+			want: analysis.Result{Phase: v1alpha1.CheckPassed, Value: "0.0123456789", Message: "0.0123456789 <= max 0.0123456789"},
+		},
+		"a value near a bound of many digits is compact": {
+			max: new(0.0123456789), sample: analysis.Sample{Value: 0.0123, Raw: "0.0123"},
+			want: analysis.Result{Phase: v1alpha1.CheckPassed, Value: "0.0123", Message: "0.0123 <= max 0.0123457"},
+		},
+		"raw missing is formatted compactly": {
+			max: new(1.0), sample: analysis.Sample{Value: 1.0 / 3},
+			want: analysis.Result{Phase: v1alpha1.CheckPassed, Value: "0.333333", Message: "0.333333 <= max 1"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := v1alpha1.Metric{Name: "m", Query: "q", Min: tc.min, Max: tc.max}
+			tc.want.Metric = "m"
+			if got := analysis.Judge(m, tc.sample, nil); got != tc.want {
+				t.Errorf("Judge =\n  %+v\nwant\n  %+v", got, tc.want)
+			}
+		})
+	}
 }

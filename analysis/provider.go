@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -60,46 +64,68 @@ func (e *ShapeError) Error() string {
 	}
 }
 
+// ErrAnswerTooLarge means an answer (its body, decompressed) was larger than
+// MaxAnswerBytes; it was not read further.
+var ErrAnswerTooLarge = errors.New("answer larger than 1 MiB")
+
+// MaxAnswerBytes bounds how much of an answer a Prometheus provider reads.
+const MaxAnswerBytes = 1 << 20
+
+// MaxErrorLen bounds the text of the errors a Prometheus provider returns,
+// which end up in a Rollout's status: "query: " and such an error stay within
+// 256 bytes.
+const MaxErrorLen = 240
+
 // Prometheus is a Provider that asks the Prometheus HTTP API.
 type Prometheus struct {
 	api     promv1.API
 	timeout time.Duration
+	token   string
 }
 
 var _ Provider = (*Prometheus)(nil)
 
 // NewPrometheus returns a Provider for the Prometheus HTTP API at address (an
 // http or https URL, optionally with a path prefix). Each query is bounded by
-// timeout; a non-empty bearerToken is sent as "Authorization: Bearer <token>".
+// timeout; a non-empty bearerToken is sent as "Authorization: Bearer <token>",
+// only to the scheme and host of address (never on a redirect elsewhere).
+// Answers are read up to MaxAnswerBytes, and the errors returned are at most
+// MaxErrorLen bytes, one line, and never carry the token.
 func NewPrometheus(address string, timeout time.Duration, bearerToken string) (*Prometheus, error) {
 	u, err := url.Parse(address)
 	if err != nil {
-		return nil, fmt.Errorf("prometheus address %q: %w", address, err)
+		return nil, boundError(fmt.Errorf("prometheus address %q: %w", address, err), "")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus address %q: want an http or https URL such as http://prometheus.monitoring:9090", address)
+		return nil, boundError(fmt.Errorf("prometheus address %q: want an http or https URL such as http://prometheus.monitoring:9090", address), "")
 	}
 	if timeout <= 0 {
 		return nil, fmt.Errorf("prometheus timeout %s: must be positive", timeout)
 	}
-	rt := api.DefaultRoundTripper
-	if bearerToken != "" {
-		rt = &bearerRoundTripper{token: bearerToken, next: rt}
-	}
+	rt := &guardRoundTripper{scheme: u.Scheme, host: u.Host, token: bearerToken, next: api.DefaultRoundTripper}
 	client, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %q: %w", address, err)
+		return nil, boundError(fmt.Errorf("prometheus client for %q: %w", address, err), "")
 	}
-	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout}, nil
+	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout, token: bearerToken}, nil
 }
 
 // Query runs query as an instant query, bounded by the provider's timeout and
 // by ctx. Warnings from Prometheus are ignored.
 func (p *Prometheus) Query(ctx context.Context, query string) (Sample, error) {
+	s, err := p.query(ctx, query)
+	return s, boundError(err, p.token)
+}
+
+func (p *Prometheus) query(ctx context.Context, query string) (Sample, error) {
 	qctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	v, _, _, err := p.api.Query(qctx, query, time.Time{}, promv1.WithTimeout(p.timeout))
 	if err != nil {
+		if errors.Is(err, ErrAnswerTooLarge) {
+			// Said alone: whatever came with it is the sender's.
+			return Sample{}, ErrAnswerTooLarge
+		}
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			return Sample{}, fmt.Errorf("timed out after %s: %w", p.timeout, err)
 		}
@@ -109,6 +135,65 @@ func (p *Prometheus) Query(ctx context.Context, query string) (Sample, error) {
 		return Sample{}, err
 	}
 	return sampleOf(v)
+}
+
+// boundedError is an error whose text was made fit for a status: one line,
+// at most MaxErrorLen bytes, the token redacted. It unwraps to the original.
+type boundedError struct {
+	msg string
+	err error
+}
+
+func (e *boundedError) Error() string { return e.msg }
+func (e *boundedError) Unwrap() error { return e.err }
+
+// boundError returns err with its text made fit for a status, or err itself
+// when its text already is. The text of an error can carry what a server
+// answered (Prometheus's "error" field of a 400 or 422 answer), so a server
+// echoing the token back does not get it into the status.
+func boundError(err error, token string) error {
+	if err == nil {
+		return nil
+	}
+	orig := err.Error()
+	msg := orig
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, "[redacted]")
+		if t := strings.TrimSpace(token); t != "" && t != token {
+			msg = strings.ReplaceAll(msg, t, "[redacted]")
+		}
+	}
+	msg = strings.ToValidUTF8(msg, "?")
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, msg)
+	msg = shorten(msg, MaxErrorLen)
+	if msg == orig {
+		return err
+	}
+	return &boundedError{msg: msg, err: err}
+}
+
+// shorten cuts the middle out of a valid UTF-8 s longer than max bytes,
+// keeping its beginning (what failed) and its end (why).
+func shorten(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const sep = " ... "
+	tail := (max - len(sep)) / 3
+	head := max - len(sep) - tail
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	start := len(s) - tail
+	for start < len(s) && !utf8.RuneStart(s[start]) {
+		start++
+	}
+	return s[:head] + sep + s[start:]
 }
 
 // sampleOf turns an answer into one number, following the shape rules:
@@ -151,17 +236,64 @@ func number(v model.SampleValue) (Sample, error) {
 	return Sample{Value: float64(v), Raw: v.String()}, nil
 }
 
-// bearerRoundTripper adds an Authorization header to every request.
-type bearerRoundTripper struct {
-	token string
-	next  http.RoundTripper
+// guardRoundTripper adds the bearer token to the requests for the configured
+// scheme and host only: the client follows redirects, and a redirect to
+// another host (or to plain http) must not carry the token. It also bounds
+// every answer's body to MaxAnswerBytes.
+type guardRoundTripper struct {
+	scheme, host string
+	token        string
+	next         http.RoundTripper
 }
 
-func (b *bearerRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (g *guardRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(req)
+	if g.token != "" && strings.EqualFold(req.URL.Scheme, g.scheme) && strings.EqualFold(req.URL.Host, g.host) {
+		req.Header.Set("Authorization", "Bearer "+g.token)
+	} else {
+		req.Header.Del("Authorization")
+	}
+	resp, err := g.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: MaxAnswerBytes}
+	return resp, nil
 }
+
+// limitedBody reads at most left bytes of rc; a byte more is
+// ErrAnswerTooLarge.
+type limitedBody struct {
+	rc       io.ReadCloser
+	left     int64
+	tooLarge bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.tooLarge {
+		return 0, ErrAnswerTooLarge
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.left <= 0 {
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			b.tooLarge = true
+			return 0, ErrAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Factory hands out Providers for a Rollout's Prometheus settings.
 type Factory interface {

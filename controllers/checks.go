@@ -3,18 +3,64 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/plan"
 )
 
+// checkingRequeue is the shortest wait while a Rollout's checks are under
+// way: their end brings it back sooner.
+const checkingRequeue = time.Second
+
+// checkKey names the slot a Rollout's due checks are for: a result is used
+// only while the Rollout still stands where they were asked.
+func checkKey(ro *v1.Rollout) string {
+	st := &ro.Status
+	var last, started string
+	if st.Analysis != nil && st.Analysis.LastCheckAt != nil {
+		last = st.Analysis.LastCheckAt.UTC().Format(time.RFC3339Nano)
+	}
+	if st.StepStartedAt != nil {
+		started = st.StepStartedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%d/%s/%s/%d/%s/%s/%t/%s", ro.Generation, st.StableColor, st.CanaryRevision, st.CurrentStep, started, last, plan.Watching(st), st.StableRevision)
+}
+
+// takeChecks hands the results of the finished checks of a Rollout to the
+// plan, or starts its due checks in the pool. It returns when the checks
+// handed over finished (zero when none were) and whether checks are under
+// way. The reconcile never waits for a query.
+func (r *RolloutReconciler) takeChecks(ro *v1.Rollout, w *world) (finished time.Time, running bool) {
+	if !plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
+		return time.Time{}, false
+	}
+	name := client.ObjectKeyFromObject(ro)
+	key := checkKey(ro)
+	checks, at, ok, running := r.Checks.Take(name, key)
+	if ok {
+		w.obs.Checks = checks
+		for _, c := range checks {
+			r.Metrics.Check(ro, c.Metric, c.Phase)
+		}
+		return at, false
+	}
+	if !running {
+		snapshot := ro.DeepCopy()
+		ref := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
+		timeout := ro.Spec.Analysis.Prometheus.QueryTimeout() + 5*time.Second
+		r.Checks.Start(ref, key, timeout, r.now, func(ctx context.Context) []plan.Check { return r.runChecks(ctx, snapshot) })
+	}
+	return time.Time{}, true
+}
+
 // runChecks asks Prometheus for every metric once and judges the answers.
 // Anything that keeps a check from being asked makes it an Error.
-func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout, w *world) []plan.Check {
+func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []plan.Check {
 	a := ro.Spec.Analysis
 	metrics := analysis.ValidMetrics(a.Metrics)
 	if len(metrics) == 0 {
@@ -29,15 +75,11 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout, w *wo
 	}
 	token := ""
 	if ref := a.Prometheus.BearerTokenSecretRef; ref != nil {
-		var s corev1.Secret
-		if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ref.Name}, &s); err != nil {
-			return fail(fmt.Errorf("read bearer token secret %s: %w", ref.Name, err))
+		v, err := readCredential(ctx, r.Reader, ro.Namespace, ref)
+		if err != nil {
+			return fail(err)
 		}
-		v, ok := s.Data[ref.Key]
-		if !ok {
-			return fail(fmt.Errorf("secret %s has no key %q", ref.Name, ref.Key))
-		}
-		token = string(v)
+		token = v
 	}
 	p, err := r.Providers.Provider(a.Prometheus.Address, a.Prometheus.QueryTimeout(), token)
 	if err != nil {

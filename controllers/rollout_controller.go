@@ -45,6 +45,9 @@ type RolloutReconciler struct {
 	UrgentRouter traffic.Router
 	// Providers hands out Prometheus providers.
 	Providers analysis.Factory
+	// Checks runs the checks outside the reconcile; one of 32 slots when nil
+	// at SetupWithManager.
+	Checks *CheckPool
 	// Metrics are the dashboard metrics.
 	Metrics *metrics.Metrics
 	// Now is the clock; time.Now when nil.
@@ -71,6 +74,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Namespace, req.Name)
+			r.Checks.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -94,17 +98,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		w.obs.WindowNext = ws.Next
 	}
-	checked := false
-	if plan.ChecksDue(&ro.Spec, &ro.Status, w.obs.Now) {
-		// Only the metrics that validate are asked: a typo in one metric
-		// added in flight does not stop the others.
-		w.obs.Checks = r.runChecks(ctx, &ro, w)
-		w.obs.Now = r.now()
-		checked = len(w.obs.Checks) > 0
-		for _, c := range w.obs.Checks {
-			r.Metrics.Check(&ro, c.Metric, c.Phase)
-		}
-	}
+	checked, checking := r.takeChecks(&ro, w)
 
 	prev := ro.Status.DeepCopy()
 	d := plan.Next(&ro.Spec, prev, w.obs)
@@ -140,14 +134,18 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "ActionFailed", string(a.Kind), "%s %s: %v", a.Kind, a.Color, err)
 			return ctrl.Result{}, fmt.Errorf("%s %s: %w", a.Kind, a.Color, err)
 		}
-		if a.Kind == plan.SetWeights && a.Rollback && checked {
-			r.Metrics.RolledBack(&ro, r.now().Sub(w.obs.Now))
+		if a.Kind == plan.SetWeights && a.Rollback && !checked.IsZero() {
+			r.Metrics.RolledBack(&ro, r.now().Sub(checked))
 		}
 	}
 	if svcErr != nil {
 		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
 	}
 	requeue := d.RequeueAfter
+	if checking && requeue > 0 && requeue < checkingRequeue {
+		// The checks under way bring the Rollout back when they finish.
+		requeue = checkingRequeue
+	}
 	if len(d.Actions) > 0 && (requeue == 0 || requeue > confirmAfter) {
 		// The watch events of what was just written bring the Rollout
 		// back; this look confirms the cluster matches even without one.

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -258,6 +260,10 @@ type ControlsStatus struct {
 	// retry is the last ramp.dev/retry value acted on.
 	// +optional
 	Retry string `json:"retry,omitempty"`
+	// pause is the last ramp.dev/pause value seen, so that a value that is
+	// not understood is reported once.
+	// +optional
+	Pause string `json:"pause,omitempty"`
 }
 
 // Annotations an SRE sets on a Rollout.
@@ -282,6 +288,10 @@ const (
 	LabelColor = "ramp.dev/color"
 	// AnnotationRevision on a color's Deployment is the pod-template hash it runs.
 	AnnotationRevision = "ramp.dev/revision"
+	// LabelCredentials, with the value "true", marks a Secret that Rollouts
+	// of its namespace may name as Prometheus credentials; Ramp reads no
+	// other Secret.
+	LabelCredentials = "ramp.dev/credentials"
 )
 
 // ApprovalAnnotationPrefix starts the key of an approval annotation:
@@ -326,3 +336,17 @@ const (
 // FinalizerTraffic holds a Rollout's deletion until traffic is on the color
 // that keeps serving.
 const FinalizerTraffic = "ramp.dev/traffic"
+
+// PauseValue reads a ramp.dev/pause value: paused for the usual spellings of
+// true (true, True, TRUE, yes, on, 1), not paused for those of false and for
+// an empty or missing value; understood is false for anything else (which
+// does not pause, and is reported).
+func PauseValue(v string) (paused, understood bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "1", "y", "t":
+		return true, true
+	case "false", "no", "off", "0", "n", "f", "":
+		return false, true
+	}
+	return false, false
+}

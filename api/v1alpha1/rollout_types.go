@@ -336,11 +336,13 @@ type PrometheusProvider struct {
 	// +kubebuilder:validation:MaxLength=2048
 	Address string `json:"address"`
 
-	// timeout bounds each query.
+	// timeout bounds each query, at most 1m. Checks run apart from the
+	// workers that decide, so a slow Prometheus never delays a rollback.
 	// +optional
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="timeout must be at least 1s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1m')",message="timeout must be at most 1m"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// bearerTokenSecretRef names a Secret key in the Rollout's namespace whose
@@ -388,10 +390,12 @@ type Metric struct {
 	// query is a PromQL expression returning one number, written as a Go
 	// template that sees .Namespace, .Rollout, .CanaryService, .StableService,
 	// .CanaryColor, .StableColor, .CanaryRevision, .StableRevision, .Interval
-	// and .Step.
+	// and .Step. range, template, block and define are refused: a query
+	// never needs them, and they let one template run without bound.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=8192
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[{][{]-?[[:space:]]*(range|template|block|define)([^a-zA-Z0-9_]|$)')",message="query: range, template, block and define are not allowed in a query template"
 	Query string `json:"query"`
 
 	// min is the lowest passing value.

@@ -35,6 +35,7 @@ func run() error {
 	// API server's priority and fairness, not this limit, is what guards
 	// it. Rollbacks have a limiter of their own at the same rate.
 	flag.IntVar(&o.Workers, "workers", 16, "number of Rollouts reconciled at once")
+	flag.IntVar(&o.CheckWorkers, "check-workers", 32, "number of Rollouts whose Prometheus checks run at once, apart from the workers that decide and roll back")
 	qps := flag.Float64("kube-api-qps", 300, "requests per second to the API server (rollbacks have their own allowance of the same size)")
 	burst := flag.Int("kube-api-burst", 600, "burst of requests to the API server")
 	var namespaces string

@@ -197,8 +197,9 @@ func startManager(t *testing.T, cfg *rest.Config, o manager.Options) *running {
 	return r
 }
 
-// stop stops the manager as a killed pod stops: the lease is not released.
-// It returns what Start returned.
+// stop stops the manager as a pod's SIGTERM does: it releases its Lease
+// (cut its recorder first to stop it as a killed pod). It returns what
+// Start returned.
 func (r *running) stop() error {
 	r.stopped = true
 	r.cancel()
@@ -264,7 +265,8 @@ func (a *app) rollout(name, image string) *v1.Rollout {
 // tokenSecret is the Prometheus bearer token Secret a rollout names.
 func (a *app) tokenSecret(name string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-prom", Namespace: a.ns},
+		// Only Secrets that opt in may be read as Prometheus credentials.
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-prom", Namespace: a.ns, Labels: map[string]string{v1.LabelCredentials: "true"}},
 		Data:       map[string][]byte{"token": []byte("scripted-prometheus-accepts-any-token")},
 	}
 }

@@ -92,6 +92,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 		t.Fatal("both controllers are elected")
 	}
 
+	recs[leader].cut.Store(true) // killed: it can neither renew nor release the Lease
 	if err := ms[leader].stop(); err != nil {
 		t.Logf("the stopped leader's manager returned: %v", err)
 	}
@@ -148,6 +149,31 @@ func TestLeaderElectionFailover(t *testing.T) {
 	}
 	if err := healthy(); err != nil {
 		t.Fatal(err)
+	}
+
+	// An orderly stop (an upgrade's SIGTERM) releases the Lease: the next
+	// controller takes over without waiting for the lease to run out.
+	recs[leader] = newRecorder()
+	ms[leader] = startManager(t, recs[leader].config(cfg), opts)
+	held := lease(t, release)
+	if err := ms[follower].stop(); err != nil {
+		t.Logf("the stopped leader's manager returned: %v", err)
+	}
+	handOver := time.Now()
+	for !elected(ms[leader]) {
+		if err := healthy(); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(handOver) > leaseDuration+2*retryPeriod {
+			t.Fatalf("no controller took over within %s of an orderly stop", leaseDuration+2*retryPeriod)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	gap := time.Since(handOver)
+	after := lease(t, release)
+	t.Logf("after an orderly stop the next controller led %s later (a killed leader: %s; lease duration %s)", gap.Round(10*time.Millisecond), took.Round(100*time.Millisecond), leaseDuration)
+	if taken := after.Spec.AcquireTime.Sub(held.Spec.RenewTime.Time); taken >= leaseDuration {
+		t.Errorf("the Lease was taken %s after its last renewal: the stopping leader did not release it", taken)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/request"
@@ -38,6 +39,9 @@ type recorder struct {
 	log []string
 	// writes keeps the mutating requests that succeeded (2xx), in the same form.
 	writes []string
+	// cut fails every request from now on, as for a pod that was killed
+	// or cut off (it can neither renew nor release its Lease).
+	cut atomic.Bool
 }
 
 func newRecorder() *recorder {
@@ -50,6 +54,9 @@ func newRecorder() *recorder {
 // wrap is a rest.Config WrapTransport.
 func (r *recorder) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if r.cut.Load() {
+			return nil, fmt.Errorf("cut off by the test")
+		}
 		info, err := r.infos.NewRequestInfo(req)
 		resp, rerr := rt.RoundTrip(req)
 		if err != nil || !info.IsResourceRequest || rerr != nil {

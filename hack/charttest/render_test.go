@@ -60,12 +60,13 @@ func argWithPrefix(d *appsv1.Deployment, prefix string) string {
 
 // The defaults: two replicas with leader election, probes, requests, the
 // restricted security context, cluster-wide RBAC, secure metrics behind a
-// Service, a PodDisruptionBudget, and no ServiceMonitor or dashboard.
+// Service, a PodDisruptionBudget, the approval policy, and no ServiceMonitor
+// or dashboard.
 func TestRenderDefaults(t *testing.T) {
 	r := render(t, chartDir(t), "ramp", "ramp-system", nil)
 	for _, o := range r.Objects {
 		switch o.GetKind() {
-		case "ClusterRole", "ClusterRoleBinding":
+		case "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 		default:
 			if o.GetNamespace() != "ramp-system" {
 				t.Errorf("%s %s is in namespace %q, want the release namespace", o.GetKind(), o.GetName(), o.GetNamespace())
@@ -81,6 +82,8 @@ func TestRenderDefaults(t *testing.T) {
 	wantNames(t, r, "PodDisruptionBudget", "ramp-system/ramp")
 	wantNames(t, r, "ServiceMonitor")
 	wantNames(t, r, "ConfigMap")
+	wantNames(t, r, "ValidatingAdmissionPolicy", "ramp-approvals")
+	wantNames(t, r, "ValidatingAdmissionPolicyBinding", "ramp-approvals")
 
 	d := deployment(t, r)
 	if *d.Spec.Replicas != 2 {

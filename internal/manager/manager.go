@@ -52,6 +52,9 @@ type Options struct {
 	LeaderElectionNamespace string
 	// Workers is the number of Rollouts reconciled at once.
 	Workers int
+	// CheckWorkers is the number of Rollouts whose checks run at once,
+	// outside the reconcile; 32 when 0.
+	CheckWorkers int
 	// Now is the clock of the step machine; time.Now when nil.
 	Now func() time.Time
 	// Providers hands out Prometheus providers; a PrometheusFactory when nil.
@@ -141,7 +144,12 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Controller:              ctrlConfig(skip),
+		// A leader that stops (an upgrade, a drain) gives its Lease up at
+		// once, so that no rollback waits a lease duration for a leader.
+		// Start returns only after the reconcilers stopped, so two leaders
+		// never act at once.
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    ctrlConfig(skip),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
@@ -173,6 +181,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		UrgentRouter: &traffic.GatewayAPI{Client: uc, Reader: mgr.GetAPIReader()},
 		Providers:    providers,
 		Now:          o.Now,
+	}
+	if o.CheckWorkers > 0 {
+		r.Checks = controllers.NewCheckPool(o.CheckWorkers)
 	}
 	if err := r.SetupWithManager(ctx, mgr, o.Workers); err != nil {
 		return nil, fmt.Errorf("set up rollout controller: %w", err)

@@ -1,16 +1,30 @@
 package plan
 
 import (
+	"fmt"
+
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
 // emptyValue stands for an empty annotation value in status.controls.
 const emptyValue = "(empty)"
 
+// orEmptyValue is v as status.controls records it.
+func orEmptyValue(v string) string {
+	if v == "" {
+		return emptyValue
+	}
+	return v
+}
+
 // controls are the one-shot annotations set to a value not acted on yet.
 type controls struct {
 	promote, promoteFull, abort, retry bool
 	abortValue                         string
+	// paused is ramp.dev/pause read as a boolean; pauseIgnored says why a
+	// new value that is not one was ignored ("" when none).
+	paused       bool
+	pauseIgnored string
 }
 
 // readControls finds one-shot annotations with new values and records the
@@ -37,6 +51,13 @@ func readControls(ann map[string]string, st *v1.RolloutStatus) controls {
 	c.abort = take(v1.AnnotationAbort, &st.Controls.Abort)
 	c.abortValue = st.Controls.Abort
 	c.retry = take(v1.AnnotationRetry, &st.Controls.Retry)
+	p := ann[v1.AnnotationPause]
+	paused, understood := v1.PauseValue(p)
+	c.paused = paused
+	if !understood && p != st.Controls.Pause {
+		c.pauseIgnored = fmt.Sprintf("%s=%q ignored: not a boolean (true/false, yes/no, on/off, 1/0); the rollout is not paused", v1.AnnotationPause, p)
+	}
+	st.Controls.Pause = p
 	return c
 }
 

@@ -27,7 +27,12 @@ func (m *machine) gate(step v1.Step) (open bool, waits string) {
 		}
 		return n >= step.Pause.Approvals, waits + ")"
 	default:
-		return m.st.GatePassed, v1.AnnotationPromote
+		waits = v1.AnnotationPromote
+		if v, ok := m.obs.Annotations[v1.AnnotationPromote]; ok && m.st.Controls != nil && orEmptyValue(v) == m.st.Controls.Promote {
+			// Setting the same value again changes nothing: say so.
+			waits += fmt.Sprintf(" (its value %q was spent already: set a new one, as kubectl ramp promote does)", v)
+		}
+		return m.st.GatePassed, waits
 	}
 }
 

@@ -75,6 +75,9 @@ func inFlight(st *v1.RolloutStatus) bool {
 
 func (m *machine) run() {
 	m.ctl = readControls(m.obs.Annotations, &m.st)
+	if m.ctl.pauseIgnored != "" {
+		m.event(true, "ControlIgnored", "%s", m.ctl.pauseIgnored)
+	}
 	m.invalid = m.problem()
 	m.situation = Classify(m.spec, &m.st, m.obs)
 	switch m.situation {

@@ -306,7 +306,7 @@ func (m *machine) holdReason() (reason, why string) {
 	switch {
 	case m.invalid != "":
 		return v1.ReasonInvalid, m.invalid
-	case m.obs.Annotations[v1.AnnotationPause] == "true":
+	case m.ctl.paused:
 		return v1.ReasonPausedByAnnotation, "paused by " + v1.AnnotationPause
 	case m.obs.WindowClosed != "":
 		if !m.obs.WindowNext.IsZero() {
@@ -322,8 +322,12 @@ func (m *machine) requeueChecks() {
 	if at, ok := NextCheckAt(m.spec, &m.st); ok {
 		m.until(at)
 	}
-	if a := m.st.Analysis; a != nil && a.ErrorSince != nil {
-		m.until(a.ErrorSince.Add(m.spec.Deadline()))
+	if a := m.st.Analysis; a != nil && a.ErrorSince != nil && inFlight(&m.st) {
+		// Only a rollout in flight rolls back on lasting Errors; a deadline
+		// already past would only ask again and again (MinRequeue).
+		if at := a.ErrorSince.Add(m.spec.Deadline()); at.After(m.obs.Now) {
+			m.until(at)
+		}
 	}
 }
 

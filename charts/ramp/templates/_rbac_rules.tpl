@@ -15,7 +15,9 @@ patched for the ramp.dev/traffic finalizer. A color Deployment or Service the
 label-filtered cache does not hold is looked up live (get), so that an object
 of that name that is not Ramp's is refused rather than taken over. Secrets
 (the Prometheus bearer token) and HTTPRoutes (after a write found the route
-changed) are read live.
+changed) are read live. RBAC cannot narrow Secret access by label, so the
+controller does: it uses only Secrets labelled ramp.dev/credentials: "true"
+and refuses every other Secret a Rollout names before looking at its data.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]

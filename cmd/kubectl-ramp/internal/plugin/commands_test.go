@@ -133,7 +133,7 @@ func TestPromoteAtGate(t *testing.T) {
 		return st.Phase == v1.PhasePaused && st.CurrentStep == 1 && strings.Contains(st.Message, v1.AnnotationPromote)
 	})
 	r = f.run("status", "gate")
-	contains(t, r.out, `Step:\s+1/3  10% \[50%\(gate\)\] 100%\n`, `Paused:\s+step 1 waits for ramp.dev/promote\n`,
+	contains(t, r.out, `Step:\s+1/3  10% \[50%\(gate\)\] 100%\n`, `Paused:\s+step 1 waits for ramp.dev/promote \(its value "[^"]+" was spent already: set a new one, as kubectl ramp promote does\)\n`,
 		`Waiting for:\s+ramp.dev/promote \(kubectl ramp promote gate\)\n`)
 	r = f.run("watch", "gate", "--timeout", "1s")
 	f.expect(r, 1)

@@ -274,7 +274,7 @@ func pauseReasons(ro *v1.Rollout) []string {
 		}
 		out = append(out, held)
 	}
-	if ro.Annotations[v1.AnnotationPause] == "true" && !strings.Contains(held, v1.AnnotationPause) {
+	if paused, _ := v1.PauseValue(ro.Annotations[v1.AnnotationPause]); paused && !strings.Contains(held, v1.AnnotationPause) {
 		out = append(out, v1.AnnotationPause+"=true is set")
 	}
 	return out

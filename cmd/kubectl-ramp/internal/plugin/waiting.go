@@ -72,7 +72,7 @@ func idleWaiting(ro *v1.Rollout, now time.Time) string {
 func flightWaiting(ro *v1.Rollout, now time.Time) []string {
 	st, name := &ro.Status, ro.Name
 	var out []string
-	if ro.Annotations[v1.AnnotationPause] == "true" {
+	if paused, _ := v1.PauseValue(ro.Annotations[v1.AnnotationPause]); paused {
 		out = append(out, fmt.Sprintf("%s to be removed (kubectl ramp resume %s)", v1.AnnotationPause, name))
 	}
 	switch h, reason := held(ro); reason {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -130,4 +131,19 @@ func TestUnboundedQueryTemplatesAreRefused(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "spec.analysis.metrics[0].query") && strings.Contains(c.Message, "printf")
 	}, func() string { return f.get("bomb").Status.Message })
 	f.healthy(f.rollout("other", "other:v1")) // the controller still serves others
+}
+
+// A value that is not a finite number never passes a check: -Inf under a
+// max-only bound rolls back instead of promoting, and the status stays short.
+func TestNonFiniteValueNeverPasses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.healthy(f.rollout("inf", "inf:v1"))
+	prom.Set(f.ns, "inf-green", errorMetric, testenv.Answer{Value: math.Inf(-1)})
+	f.setImage("inf", "inf:v2")
+	f.eventually(20*time.Second, "rolled back on -Inf", func() bool { return f.phase("inf") == v1.PhaseRolledBack },
+		func() string { return f.get("inf").Status.Message })
+	if st := f.get("inf").Status; st.StableColor != v1.Blue || !strings.Contains(st.Message, "not a finite number") {
+		t.Fatalf("stable %s, message %q", st.StableColor, st.Message)
+	}
 }

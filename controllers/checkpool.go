@@ -21,9 +21,14 @@ import (
 type CheckPool struct {
 	sem    chan struct{}
 	events chan event.GenericEvent
+	// share is the most slots the checks of one Prometheus address may
+	// hold at once, so that a Prometheus that hangs takes a share of the
+	// pool, never all of it.
+	share int
 
-	mu   sync.Mutex
-	jobs map[types.NamespacedName]*checkJob
+	mu        sync.Mutex
+	jobs      map[types.NamespacedName]*checkJob
+	addresses map[string]chan struct{}
 }
 
 // checkJob is the checks of one Rollout for one due slot (see checkKey).
@@ -40,7 +45,8 @@ func NewCheckPool(size int) *CheckPool {
 	if size < 1 {
 		size = 1
 	}
-	return &CheckPool{sem: make(chan struct{}, size), events: make(chan event.GenericEvent, 1024), jobs: map[types.NamespacedName]*checkJob{}}
+	return &CheckPool{sem: make(chan struct{}, size), events: make(chan event.GenericEvent, 1024), share: max(1, size/4),
+		jobs: map[types.NamespacedName]*checkJob{}, addresses: map[string]chan struct{}{}}
 }
 
 // Events are the Rollouts whose checks finished, for the controller's watch.
@@ -70,7 +76,9 @@ func (p *CheckPool) Take(name types.NamespacedName, key string) (checks []plan.C
 
 // Start runs check for obj under key in the pool, unless a job for that key
 // exists already. timeout bounds the job, waiting for a slot included.
-func (p *CheckPool) Start(obj client.Object, key string, timeout time.Duration, now func() time.Time, check func(context.Context) []plan.Check) {
+// address is the Prometheus it asks: its checks hold at most a quarter of
+// the pool.
+func (p *CheckPool) Start(obj client.Object, key, address string, timeout time.Duration, now func() time.Time, check func(context.Context) []plan.Check) {
 	name := client.ObjectKeyFromObject(obj)
 	p.mu.Lock()
 	if j := p.jobs[name]; j != nil && j.key == key {
@@ -82,18 +90,23 @@ func (p *CheckPool) Start(obj client.Object, key string, timeout time.Duration, 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	j := &checkJob{key: key, cancel: cancel}
 	p.jobs[name] = j
+	share := p.addresses[address]
+	if share == nil {
+		share = make(chan struct{}, p.share)
+		p.addresses[address] = share
+	}
 	p.mu.Unlock()
 
 	go func() {
 		defer cancel()
 		var checks []plan.Check
-		select {
-		case p.sem <- struct{}{}:
-			checks = check(ctx)
-			<-p.sem
-		case <-ctx.Done():
-			checks = nil // no slot within the timeout: due again next time
-		}
+		if acquire(ctx, share) {
+			if acquire(ctx, p.sem) {
+				checks = check(ctx)
+				<-p.sem
+			}
+			<-share
+		} // no slot within the timeout: checks stays nil, due again next time
 		p.mu.Lock()
 		if p.jobs[name] != j { // replaced or forgotten meanwhile
 			p.mu.Unlock()
@@ -116,5 +129,15 @@ func (p *CheckPool) Forget(name types.NamespacedName) {
 	if j := p.jobs[name]; j != nil {
 		j.cancel()
 		delete(p.jobs, name)
+	}
+}
+
+// acquire takes a slot of sem, or gives up when ctx ends.
+func acquire(ctx context.Context, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

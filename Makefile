@@ -55,6 +55,10 @@ BENCH_FLAGS ?=
 bench: tools ## Scale benchmark on envtest (N = $(BENCH_N), up to 10 min + 0.3 s per rollout a size); rewrites docs/BENCHMARKS.md and docs/bench.png. Not part of test.
 	go run ./hack/bench -n $(BENCH_N) $(BENCH_FLAGS)
 
+.PHONY: bench-hanging
+bench-hanging: tools ## Rollback latency of healthy Rollouts while 50 others query a hanging Prometheus, before and after (docs/HANGING.md). Not part of test.
+	hack/bench/hanging.sh
+
 E2E_TOOLS := etcd kube-apiserver kube-controller-manager kube-scheduler kwok
 
 .PHONY: e2e-deps

@@ -38,7 +38,7 @@ func buildController(root string) (string, func(), error) {
 }
 
 // speedFlags are the controller flags that bear on the figures.
-var speedFlags = []string{"workers", "kube-api-qps", "kube-api-burst"}
+var speedFlags = []string{"workers", "check-workers", "kube-api-qps", "kube-api-burst"}
 
 // defaultsOf reads the defaults of speedFlags from bin -help, e.g.
 // "--workers=16 --kube-api-qps=300 --kube-api-burst=600".

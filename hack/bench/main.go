@@ -33,10 +33,11 @@ type config struct {
 	interval       time.Duration
 	timeout        time.Duration
 	controllerArgs []string
+	hang           int // Rollouts beside the N whose Prometheus never answers
 	root           string
-	results        string
-	doc            string
-	png            string
+	results        string // none written when empty
+	doc            string // none written when empty
+	png            string // none written when empty
 	trace          string // a rollout whose recorded timeline is printed
 	profile        string // folder for CPU profiles of the wave; none when empty
 	audit          string // API server audit log file; none when empty
@@ -55,14 +56,22 @@ func run() error {
 	flag.DurationVar(&c.interval, "interval", 10*time.Second, "analysis interval (and so the hold) of every step")
 	flag.DurationVar(&c.timeout, "timeout", 0, "give up on one size after this long (setup and rollout wave together); 0: 10m + 0.3s per rollout (1h at 10,000)")
 	args := flag.String("controller-args", "", "extra flags for ramp-controller, space-separated (default: its own defaults)")
-	flag.StringVar(&c.results, "results", "hack/bench/results.json", "raw results, merged by N across runs")
-	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "document whose generated block receives the tables")
-	flag.StringVar(&c.png, "png", "docs/bench.png", "plot of step lag and memory against N")
+	flag.IntVar(&c.hang, "hang", 0, "also run this many Rollouts whose Prometheus never answers (timeout 1m), changed in the same wave; they count in none of the figures")
+	flag.StringVar(&c.results, "results", "hack/bench/results.json", "raw results, merged by N (and -hang, controller flags) across runs; empty: not written")
+	flag.StringVar(&c.doc, "doc", "docs/BENCHMARKS.md", "document whose generated block receives the tables; empty: not written")
+	flag.StringVar(&c.png, "png", "docs/bench.png", "plot of step lag and memory against N; empty: not drawn")
+	compare := flag.String("compare", "", "only print a Markdown table comparing the results of label=file.json,... (hack/bench/hanging.sh)")
 	reportOnly := flag.Bool("report", false, "only rewrite the document and plot from -results")
 	flag.StringVar(&c.profile, "profile", "", "write 30s CPU profiles of the controller and kube-apiserver, taken 5s into the wave, to this folder")
 	flag.StringVar(&c.audit, "audit", "", "have the API server write an audit log of every request to this file (costs API server CPU: for finding requests, not for figures)")
 	flag.StringVar(&c.trace, "trace", "", "print the recorded timeline of this rollout (e.g. r00001)")
 	flag.Parse()
+	if *compare != "" {
+		return printComparison(os.Stdout, *compare)
+	}
+	if c.hang < 0 {
+		return fmt.Errorf("-hang: %d is negative", c.hang)
+	}
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel))) // quiet: errors only
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -78,13 +87,15 @@ func run() error {
 	}
 	c.root = root
 	for _, p := range []*string{&c.results, &c.doc, &c.png} {
-		if !filepath.IsAbs(*p) {
+		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(root, *p)
 		}
 	}
-	all, err := loadResults(c.results)
-	if err != nil {
-		return err
+	all := map[string]*Result{}
+	if c.results != "" {
+		if all, err = loadResults(c.results); err != nil {
+			return err
+		}
 	}
 	if *reportOnly {
 		return writeReport(c, all)
@@ -101,8 +112,10 @@ func run() error {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
 		all[res.key()] = res
-		if err := saveResults(c.results, all); err != nil {
-			return err
+		if c.results != "" {
+			if err := saveResults(c.results, all); err != nil {
+				return err
+			}
 		}
 		if err := writeReport(c, all); err != nil {
 			return err

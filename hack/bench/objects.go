@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,26 @@ const (
 var defaultWeights = v1.DefaultWeights
 
 func rolloutName(i int) string { return fmt.Sprintf("r%05d", i) }
+
+// hangName names the i-th Rollout whose Prometheus never answers (-hang).
+func hangName(i int) string { return fmt.Sprintf("h%05d", i) }
+
+// isHang reports whether name is one of the -hang Rollouts, which count in
+// none of the figures.
+func isHang(name string) bool { return strings.HasPrefix(name, "h") }
+
+// hangTimeout is analysis.prometheus.timeout of the -hang Rollouts: the
+// longest the CRD allows, so each of their queries holds whatever runs it
+// for a whole minute.
+const hangTimeout = time.Minute
+
+// hangingRollout is rollout asking the Prometheus at promURL, which never
+// answers, with a timeout of hangTimeout.
+func hangingRollout(name, image, promURL string, interval time.Duration) *v1.Rollout {
+	ro := rollout(name, image, promURL, interval)
+	ro.Spec.Analysis.Prometheus.Timeout = &metav1.Duration{Duration: hangTimeout}
+	return ro
+}
 
 // rollout is testenv's Rollout with 2 replicas, the bench's metric, its
 // interval and the default progress deadline, on headless color Services:

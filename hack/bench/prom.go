@@ -102,3 +102,53 @@ func (p *prom) snapshot() (queries map[string]int, before int, firstFail map[str
 	}
 	return queries, p.before, firstFail
 }
+
+// hangingProm is a Prometheus that never answers: its handler returns only
+// when the request's context ends (the client gave up) or the server is
+// closed. It counts the queries it was asked.
+type hangingProm struct {
+	*httptest.Server
+	done     chan struct{}
+	mu       sync.Mutex
+	counting bool
+	queries  int // queries received while counting
+	before   int // queries received before counting started
+}
+
+func startHangingProm() *hangingProm {
+	h := &hangingProm{done: make(chan struct{})}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		if h.counting {
+			h.queries++
+		} else {
+			h.before++
+		}
+		h.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-h.done:
+		}
+	}))
+	return h
+}
+
+func (h *hangingProm) count() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counting = true
+}
+
+func (h *hangingProm) snapshot() (queries, before int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.queries, h.before
+}
+
+// Close releases the hanging handlers, then closes the server (which waits
+// for them).
+func (h *hangingProm) Close() {
+	close(h.done)
+	h.Server.CloseClientConnections()
+	h.Server.Close()
+}

@@ -143,11 +143,15 @@ func (r *recorder) route(o any) {
 	}
 }
 
-// counts returns how many rollouts are in each end state.
-func (r *recorder) counts() (healthyBlue, promoted, rolledBack int) {
+// counts returns how many of the rollouts named so that include holds are
+// in each end state.
+func (r *recorder) counts(include func(name string) bool) (healthyBlue, promoted, rolledBack int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, t := range r.tracks {
+	for name, t := range r.tracks {
+		if !include(name) {
+			continue
+		}
 		switch {
 		case t.phase == v1.PhaseHealthy && t.stableColor == v1.Blue:
 			healthyBlue++
@@ -160,13 +164,20 @@ func (r *recorder) counts() (healthyBlue, promoted, rolledBack int) {
 	return
 }
 
-// phases counts the rollouts by phase, for progress lines.
-func (r *recorder) phases() map[v1.Phase]int {
+// phases counts the rollouts named so that include holds by phase, for
+// progress lines.
+func (r *recorder) phases(include func(name string) bool) map[v1.Phase]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[v1.Phase]int{}
-	for _, t := range r.tracks {
-		out[t.phase]++
+	for name, t := range r.tracks {
+		if include(name) {
+			out[t.phase]++
+		}
 	}
 	return out
 }
+
+// anyRollout and normalRollout select the rollouts counts and phases look at.
+func anyRollout(string) bool      { return true }
+func normalRollout(n string) bool { return !isHang(n) }

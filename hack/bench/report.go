@@ -85,6 +85,14 @@ func flags(r *Result) string {
 	return "`" + r.ControllerArgs + "`"
 }
 
+// hangTitle names the hanging Rollouts beside the N, if any: " + 50 hanging".
+func hangTitle(r *Result) string {
+	if r.Hang == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" + %d hanging", r.Hang)
+}
+
 func load(l [3]float64) string { return fmt.Sprintf("%.2f, %.2f, %.2f", l[0], l[1], l[2]) }
 
 // table is the Markdown table of one size.
@@ -95,7 +103,11 @@ func table(r *Result) string {
 		state = "**did not finish**: " + r.Note
 	}
 	args := flags(r)
-	fmt.Fprintf(&b, "### N = %d, %s\n\n%s, %s; controller flags: %s; analysis interval %s; %d scripted to breach at 25 %%.\n\n", r.N, args, r.Date, state, args, r.Interval, r.Breaching)
+	hang := ""
+	if r.Hang > 0 {
+		hang = fmt.Sprintf(", beside %d Rollouts asking a Prometheus that never answers (timeout %s; in none of the figures)", r.Hang, r.HangTimeout)
+	}
+	fmt.Fprintf(&b, "### N = %d%s, %s\n\n%s, %s; controller flags: %s; analysis interval %s; %d scripted to breach at 25 %%%s.\n\n", r.N, hangTitle(r), args, r.Date, state, args, r.Interval, r.Breaching, hang)
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
 	b.WriteString("| figure | value |\n| --- | --- |\n")
 	if !r.waveRan() {
@@ -109,6 +121,9 @@ func table(r *Result) string {
 	row("step-transition lag p50 / p99 / max (route at new weight − route at previous weight − hold)", stats(r.StepLagRoute))
 	row("last step due → status promoted p50 / p99 / max", stats(r.PromoteLag))
 	row("breach → route at 0 % canary p50 / p99 / max (first breaching answer served → route seen at 0)", stats(r.Breach))
+	if r.BreachDue.Count > 0 {
+		row("breaching check due → route at 0 % canary p50 / p99 / max (stored `stepStartedAt` of 25 % + hold → route seen at 0)", stats(r.BreachDue))
+	}
 	row("`ramp_rollback_seconds` p50 / p99 (controller histogram, all series merged)", fmt.Sprintf("%s / %s (n=%d)", histSec(r.RollbackHist.P50), histSec(r.RollbackHist.P99), r.RollbackHist.Count))
 	row("controller peak RSS (VmHWM): whole run / at end of setup", fmt.Sprintf("%.0f MiB / %.0f MiB", r.PeakRSSMiB, r.SetupPeakRSSMiB))
 	row("controller CPU seconds: whole run / rollout wave", fmt.Sprintf("%.1f / %.1f", r.CPUSeconds, r.CPUWaveSeconds))
@@ -117,6 +132,9 @@ func table(r *Result) string {
 	row("Prometheus queries per metric per interval in flight p50 / p99 / max", fmt.Sprintf("%.2f / %.2f / %.2f", r.QueriesPerInterval.P50, r.QueriesPerInterval.P99, r.QueriesPerInterval.Max))
 	row("Prometheus queries per rollout: promoted (5 checks due) / rolled back (3 due); before the wave", fmt.Sprintf("%.2f / %.2f; %d", r.QueriesPerRolloutPromoted, r.QueriesPerRolloutRolled, r.QueriesBeforeWave))
 	row("end state: promoted / rolled back / stuck / not as scripted", fmt.Sprintf("%d / %d / %d / %d", r.Promoted, r.RolledBack, r.Stuck, r.Unscripted))
+	if r.Hang > 0 {
+		row("hanging Rollouts: queries their Prometheus received in the wave / promoted / rolled back", fmt.Sprintf("%d / %d / %d of %d", r.HangQueries, r.HangPromoted, r.HangRolledBack, r.Hang))
+	}
 	row("create N routes+rollouts / setup until all Healthy / image patches / wave until all ended", fmt.Sprintf("%.1f s / %.1f s / %.1f s / %.1f s", r.CreateSeconds, r.SetupSeconds, r.PatchSeconds, r.WaveSeconds))
 	row("load average (1, 5, 15 min): start / wave start / end", fmt.Sprintf("%s / %s / %s", load(r.LoadStart), load(r.LoadWaveStart), load(r.LoadEnd)))
 	return b.String()
@@ -131,7 +149,10 @@ func sorted(all map[string]*Result) []*Result {
 		if out[i].ControllerArgs != out[j].ControllerArgs {
 			return out[i].ControllerArgs < out[j].ControllerArgs
 		}
-		return out[i].N < out[j].N
+		if out[i].N != out[j].N {
+			return out[i].N < out[j].N
+		}
+		return out[i].Hang < out[j].Hang
 	})
 	return out
 }
@@ -145,10 +166,10 @@ func block(c config, all map[string]*Result) string {
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range sorted(all) {
 		if !r.waveRan() {
-			fmt.Fprintf(&b, "| %d | %s | not reached | not reached | not reached | %.0f MiB (setup) | – | – | – | not reached | false |\n", r.N, flags(r), r.PeakRSSMiB)
+			fmt.Fprintf(&b, "| %d%s | %s | not reached | not reached | not reached | %.0f MiB (setup) | – | – | – | not reached | false |\n", r.N, hangTitle(r), flags(r), r.PeakRSSMiB)
 			continue
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.0f MiB | %.1f | %.2f | %.2f | %d | %v |\n", r.N, flags(r), sec(r.StepLag.P99), sec(r.Breach.P99),
+		fmt.Fprintf(&b, "| %d%s | %s | %s | %s | %s | %.0f MiB | %.1f | %.2f | %.2f | %d | %v |\n", r.N, hangTitle(r), flags(r), sec(r.StepLag.P99), sec(r.Breach.P99),
 			histSec(r.RollbackHist.P99), r.PeakRSSMiB, r.CPUWaveSeconds, r.APIPerRolloutStep, r.QueriesPerInterval.Max, r.Stuck, r.Finished)
 	}
 	b.WriteString("\n![step lag p99 and controller peak RSS against N](bench.png)\n\n")
@@ -160,8 +181,11 @@ func block(c config, all map[string]*Result) string {
 }
 
 // writeReport replaces the generated block of the document (creating it
-// when missing) and draws the plot.
+// when missing) and draws the plot, each unless its path is empty.
 func writeReport(c config, all map[string]*Result) error {
+	if c.doc == "" {
+		return writePlot(c, all)
+	}
 	old, err := os.ReadFile(c.doc)
 	doc := string(old)
 	if err != nil || !strings.Contains(doc, beginMark) {
@@ -175,10 +199,17 @@ func writeReport(c config, all map[string]*Result) error {
 	if err := os.MkdirAll(filepath.Dir(c.doc), 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.png), 0o755); err != nil {
+	if err := os.WriteFile(c.doc, []byte(doc), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.doc, []byte(doc), 0o644); err != nil {
+	return writePlot(c, all)
+}
+
+func writePlot(c config, all map[string]*Result) error {
+	if c.png == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.png), 0o755); err != nil {
 		return err
 	}
 	return drawPlot(c.png, sorted(all))

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type Result struct {
 	ControllerArgs string
 	Defaults       string // the controller's defaults of the flags that bear on speed
 	Breaching      int
+	Commit         string `json:",omitempty"` // commit the controller was built from; "+changes" when the tree (hack/bench aside) differs from it
+	Hang           int    // -hang: Rollouts asking a Prometheus that never answers, in none of the other figures
+	HangTimeout    string `json:",omitempty"` // their analysis.prometheus.timeout
 	Finished       bool
 	Note           string `json:",omitempty"`
 
@@ -50,6 +54,7 @@ type Result struct {
 	StepLagRoute Stats // route at the new weight − (route at the previous weight + hold)
 	PromoteLag   Stats // status promoted − (stored stepStartedAt of the last step + hold)
 	Breach       Stats // route at 0 % − first breaching answer served
+	BreachDue    Stats // route at 0 % − the breaching check due (stored stepStartedAt of the 25 % step + hold)
 	RollbackHist struct {
 		Count    uint64
 		P50, P99 float64
@@ -71,6 +76,8 @@ type Result struct {
 	ReadierWrites             int
 
 	Promoted, RolledBack, Stuck, Unscripted int
+
+	HangQueries, HangPromoted, HangRolledBack int // queries the hanging Prometheus received in the wave; -hang Rollouts promoted, rolled back
 
 	LoadStart, LoadWaveStart, LoadEnd [3]float64
 }
@@ -111,9 +118,18 @@ func (r *Result) analyse(c config, rec *recorder, p *prom, breachers map[string]
 	r.QueriesBeforeWave = before
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	var lag, lagRoute, promote, breach, perInterval []time.Duration
+	var lag, lagRoute, promote, breach, breachDue, perInterval []time.Duration
 	var qPromoted, qRolled, nPromoted, nRolled float64
+	step25 := int32(-1)
+	for i, w := range defaultWeights {
+		if w == 25 {
+			step25 = int32(i)
+		}
+	}
 	for name, t := range rec.tracks {
+		if isHang(name) {
+			continue
+		}
 		seen := map[int32]time.Time{}
 		for _, w := range t.routes {
 			if _, ok := seen[w.Weight]; !ok {
@@ -139,6 +155,9 @@ func (r *Result) analyse(c config, rec *recorder, p *prom, breachers map[string]
 		zeroAt, rolled := seen[0]
 		if f, ok := firstFail[name]; ok && rolled {
 			breach = append(breach, zeroAt.Sub(f))
+			if s, ok := t.stepStart[step25]; ok {
+				breachDue = append(breachDue, zeroAt.Sub(s.Add(c.interval)))
+			}
 		}
 		// Queries per interval in flight: from the first weight to the end.
 		q := float64(queries[name+"/"+benchMetric])
@@ -174,6 +193,7 @@ func (r *Result) analyse(c config, rec *recorder, p *prom, breachers map[string]
 		}
 	}
 	r.StepLag, r.StepLagRoute, r.PromoteLag, r.Breach = summarise(lag), summarise(lagRoute), summarise(promote), summarise(breach)
+	r.BreachDue = summarise(breachDue)
 	r.QueriesPerInterval = summarise(perInterval)
 	if nPromoted > 0 {
 		r.QueriesPerRolloutPromoted = qPromoted / nPromoted
@@ -193,14 +213,46 @@ func (r *Result) apiRequests(base, end map[string]*dto.MetricFamily) {
 	r.APIPerRolloutStep = r.APIRequestsWave / steps
 	r.APIWritesPerRolloutStep = r.APIWritesWave / steps
 	r.ChecksWave = counterSum(end, "ramp_analysis_checks_total", "") - counterSum(base, "ramp_analysis_checks_total", "")
-	r.RollbackHist.Count, r.RollbackHist.P50, r.RollbackHist.P99 = histQuantiles(end, "ramp_rollback_seconds")
+	// The -hang Rollouts' own rollbacks, if any, are not counted.
+	r.RollbackHist.Count, r.RollbackHist.P50, r.RollbackHist.P99 = histQuantiles(end, "ramp_rollback_seconds", func(m *dto.Metric) bool {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "rollout" && isHang(l.GetValue()) {
+				return false
+			}
+		}
+		return true
+	})
 	if r.RollbackHist.Count == 0 || math.IsInf(r.RollbackHist.P99, 0) {
 		r.RollbackHist.P50, r.RollbackHist.P99 = -1, -1 // none, or past the last bucket: shown as such
 	}
 }
 
-// key names a result: its size and the controller flags it ran with.
-func (r *Result) key() string { return strings.TrimSpace(strconv.Itoa(r.N) + " " + r.ControllerArgs) }
+// key names a result: its size, the hanging Rollouts beside it and the
+// controller flags it ran with.
+func (r *Result) key() string {
+	k := strconv.Itoa(r.N)
+	if r.Hang > 0 {
+		k += " -hang " + strconv.Itoa(r.Hang)
+	}
+	return strings.TrimSpace(k + " " + r.ControllerArgs)
+}
+
+// commitOf is the short commit of the tree at root, with "+changes" when
+// anything outside hack/bench differs from it.
+func commitOf(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	commit := strings.TrimSpace(string(out))
+	cmd := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)hack/bench")
+	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0") // only look: others may be using the index
+	st, err := cmd.Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		commit += "+changes"
+	}
+	return commit
+}
 
 func loadResults(path string) (map[string]*Result, error) {
 	all := map[string]*Result{}

@@ -86,7 +86,12 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	}
 	deadline := start.Add(c.timeout)
 	res := &Result{N: n, Date: start.UTC().Format(time.RFC3339), Interval: c.interval.String(),
-		ControllerArgs: strings.Join(c.controllerArgs, " "), Defaults: defaultsOf(bin), LoadStart: loadAvg()}
+		ControllerArgs: strings.Join(c.controllerArgs, " "), Defaults: defaultsOf(bin), LoadStart: loadAvg(),
+		Commit: commitOf(c.root), Hang: c.hang}
+	if c.hang > 0 {
+		res.HangTimeout = hangTimeout.String()
+	}
+	k := c.hang
 
 	env, envCfg, err := startEnv(c.root, c.audit)
 	if err != nil {
@@ -104,6 +109,8 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	}
 	p := startProm()
 	defer p.Close()
+	hp := startHangingProm()
+	defer hp.Close()
 
 	cfg := rest.CopyConfig(envCfg)
 	cfg.QPS, cfg.Burst = 5000, 10000 // the harness should not be what waits
@@ -151,14 +158,24 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	pid := ctl.cmd.Process.Pid
 	logf("controller pid %d, log %s", pid, ctl.logPath)
 
-	// Setup: routes and first versions, until every Rollout is Healthy on blue.
+	// Setup: routes and first versions, until every Rollout is Healthy on
+	// blue. A first version needs no checks, so the -hang Rollouts, whose
+	// Prometheus never answers, get there too; their checks hang from the
+	// wave on.
 	t0 := time.Now()
-	err = parallel(n, 16, func(i int) error {
-		name := rolloutName(i)
+	err = parallel(n+k, 16, func(i int) error {
+		name, ro := "", (*v1.Rollout)(nil)
+		if i < n {
+			name = rolloutName(i)
+			ro = rollout(name, "registry.example/app:v1", p.URL, c.interval)
+		} else {
+			name = hangName(i - n)
+			ro = hangingRollout(name, "registry.example/app:v1", hp.URL, c.interval)
+		}
 		if err := cl.Create(ctx, route(name)); err != nil {
 			return fmt.Errorf("create route %s: %w", name, err)
 		}
-		if err := cl.Create(ctx, rollout(name, "registry.example/app:v1", p.URL, c.interval)); err != nil {
+		if err := cl.Create(ctx, ro); err != nil {
 			return fmt.Errorf("create rollout %s: %w", name, err)
 		}
 		return nil
@@ -168,13 +185,13 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	}
 	res.CreateSeconds = time.Since(t0).Seconds()
 	healthy := waitFor(deadline, "setup", func() (bool, string) {
-		hb, _, _ := rec.counts()
-		return hb == n, fmt.Sprintf("%d/%d Healthy on blue, phases %v", hb, n, rec.phases())
+		hb, _, _ := rec.counts(anyRollout)
+		return hb == n+k, fmt.Sprintf("%d/%d Healthy on blue, phases %v", hb, n+k, rec.phases(anyRollout))
 	})
 	res.SetupSeconds = time.Since(t0).Seconds()
 	if !healthy {
-		hb, _, _ := rec.counts()
-		res.Note = fmt.Sprintf("setup did not finish within %s: %d/%d Rollouts Healthy after %.0fs", c.timeout, hb, n, res.SetupSeconds)
+		hb, _, _ := rec.counts(anyRollout)
+		res.Note = fmt.Sprintf("setup did not finish within %s: %d/%d Rollouts Healthy after %.0fs", c.timeout, hb, n+k, res.SetupSeconds)
 		res.finishProc(pid, nil)
 		return res, nil
 	}
@@ -189,6 +206,7 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	res.LoadWaveStart = loadAvg()
 	rec.startWave()
 	p.count()
+	hp.count()
 	t1 := time.Now()
 	if c.profile != "" {
 		if err := os.MkdirAll(c.profile, 0o755); err != nil {
@@ -198,8 +216,14 @@ func runSize(c config, bin string, n int) (*Result, error) {
 		go pr.collect(ctx, n, 5*time.Second, 30*time.Second)
 	}
 	image := `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"registry.example/app:v2"}]`
-	err = parallel(n, 32, func(i int) error {
-		ro := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: rolloutName(i), Namespace: namespace}}
+	// The -hang Rollouts first: their checks are due, and hang, as the
+	// others walk their steps.
+	err = parallel(n+k, 32, func(i int) error {
+		name := hangName(i)
+		if i >= k {
+			name = rolloutName(i - k)
+		}
+		ro := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
 		return cl.Patch(ctx, ro, client.RawPatch(types.JSONPatchType, []byte(image)))
 	})
 	if err != nil {
@@ -207,8 +231,13 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	}
 	res.PatchSeconds = time.Since(t1).Seconds()
 	finished := waitFor(deadline, "wave", func() (bool, string) {
-		_, pr, rb := rec.counts()
-		return pr+rb == n, fmt.Sprintf("%d promoted, %d rolled back of %d, phases %v", pr, rb, n, rec.phases())
+		_, pr, rb := rec.counts(normalRollout)
+		progress := fmt.Sprintf("%d promoted, %d rolled back of %d, phases %v", pr, rb, n, rec.phases(normalRollout))
+		if k > 0 {
+			q, _ := hp.snapshot()
+			progress += fmt.Sprintf("; the %d hanging: phases %v, %d queries asked", k, rec.phases(isHang), q)
+		}
+		return pr+rb == n, progress
 	})
 	res.WaveSeconds = time.Since(t1).Seconds()
 	res.Finished = finished
@@ -228,6 +257,10 @@ func runSize(c config, bin string, n int) (*Result, error) {
 	res.ReadierWrites = rd.n
 	rd.mu.Unlock()
 	res.analyse(c, rec, p, breachers)
+	if k > 0 {
+		res.HangQueries, _ = hp.snapshot()
+		_, res.HangPromoted, res.HangRolledBack = rec.counts(isHang)
+	}
 	res.apiRequests(base, end)
 	logf("N=%d finished in %s", n, time.Since(start).Round(time.Second))
 	return res, nil

@@ -54,16 +54,19 @@ func counterSum(fams map[string]*dto.MetricFamily, name, key string, values ...s
 	return sum
 }
 
-// histQuantiles merges a histogram family's series and returns its count
-// and the p50 and p99 estimated as PromQL's histogram_quantile does
-// (linear within a bucket).
-func histQuantiles(fams map[string]*dto.MetricFamily, name string) (count uint64, p50, p99 float64) {
+// histQuantiles merges a histogram family's series for which keep holds
+// and returns its count and the p50 and p99 estimated as PromQL's
+// histogram_quantile does (linear within a bucket).
+func histQuantiles(fams map[string]*dto.MetricFamily, name string, keep func(*dto.Metric) bool) (count uint64, p50, p99 float64) {
 	f := fams[name]
 	if f == nil {
 		return 0, math.NaN(), math.NaN()
 	}
 	buckets := map[float64]uint64{}
 	for _, m := range f.GetMetric() {
+		if !keep(m) {
+			continue
+		}
 		h := m.GetHistogram()
 		count += h.GetSampleCount()
 		for _, b := range h.GetBucket() {

@@ -23,7 +23,10 @@ func TestCheckPoolSharesSlotsByPrometheus(t *testing.T) {
 	ro := func(name string) *v1.Rollout {
 		return &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "pool", Name: name}}
 	}
-	hang := func(ctx context.Context) []plan.Check { <-ctx.Done(); return []plan.Check{{Metric: "m", Phase: v1.CheckError}} }
+	hang := func(ctx context.Context) []plan.Check {
+		<-ctx.Done()
+		return []plan.Check{{Metric: "m", Phase: v1.CheckError}}
+	}
 	for i := range 20 {
 		pool.Start(ro(fmt.Sprint("hang", i)), "k", "http://hanging", time.Minute, time.Now, hang)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ramp-dev/ramp/analysis"
 	"github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/testenv"
 )
 
 // token is the bearer token of these tests; a server echoing it back must
@@ -161,40 +162,12 @@ func TestPrometheusErrorsFitForStatus(t *testing.T) {
 	})
 }
 
-// recorder is a server that records the Authorization header of each
-// request and answers one sample.
-type recorder struct {
-	*httptest.Server
-	mu    sync.Mutex
-	auths []string
-}
-
-func newRecorder(t *testing.T) *recorder {
-	t.Helper()
-	r := &recorder{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		r.auths = append(r.auths, req.Header.Get("Authorization"))
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(bodyOneSample))
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *recorder) received() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.auths...)
-}
-
 func TestPrometheusTokenStaysOnItsHost(t *testing.T) {
 	t.Parallel()
 	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 		t.Run(fmt.Sprintf("%d to another host", code), func(t *testing.T) {
 			t.Parallel()
-			other := newRecorder(t)
+			other := testenv.StartAuthProm(t)
 			var mu sync.Mutex
 			var auths []string
 			home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -217,7 +190,7 @@ func TestPrometheusTokenStaysOnItsHost(t *testing.T) {
 			if len(auths) == 0 || auths[0] != "Bearer "+token {
 				t.Errorf("configured host received %q, want the token", auths)
 			}
-			got := other.received()
+			got := other.Authorizations()
 			if len(got) == 0 {
 				t.Fatal("the redirect was not followed; the test proves nothing")
 			}

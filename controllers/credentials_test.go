@@ -2,10 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,42 +14,19 @@ import (
 	"github.com/ramp-dev/ramp/internal/testenv"
 )
 
-// labelCredentials is controllers.LabelCredentials, spelled out so that the
+// labelCredentials is v1.LabelCredentials, spelled out so that the
 // test says what users write.
 const labelCredentials = "ramp.dev/credentials"
 
-// authProm is a Prometheus that answers 0 to every query and records the
-// Authorization header of each request: the shared fake cannot.
-type authProm struct {
-	*httptest.Server
-	mu    sync.Mutex
-	auths []string
-}
-
-func newAuthProm(t *testing.T) *authProm {
-	t.Helper()
-	p := &authProm{}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.auths = append(p.auths, r.Header.Get("Authorization"))
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}}`))
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
 // received returns how many requests came and how many carried want.
-func (p *authProm) received(want string) (all, with int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, a := range p.auths {
+func received(p *testenv.AuthProm, want string) (all, with int) {
+	auths := p.Authorizations()
+	for _, a := range auths {
 		if a == want {
 			with++
 		}
 	}
-	return len(p.auths), with
+	return len(auths), with
 }
 
 // A Rollout may use as bearer token only a Secret that opts in with the
@@ -61,7 +35,7 @@ func (p *authProm) received(want string) (all, with int) {
 func TestBearerTokenSecretMustOptIn(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	srv := newAuthProm(t)
+	srv := testenv.StartAuthProm(t)
 	const token = "s3cret-token-4d1e"
 	f.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db-password"},
@@ -88,7 +62,7 @@ func TestBearerTokenSecretMustOptIn(t *testing.T) {
 	if m.Phase != v1.CheckError || strings.Contains(m.Message, token) {
 		t.Fatalf("check %+v, want Error without the Secret's content", m)
 	}
-	if all, with := srv.received("Bearer " + token); with != 0 {
+	if all, with := received(srv, "Bearer "+token); with != 0 {
 		t.Fatalf("Prometheus received the token of an unlabeled Secret in %d of %d requests", with, all)
 	}
 	if st := f.get("creds").Status; st.StableColor != v1.Blue {
@@ -104,9 +78,9 @@ func TestBearerTokenSecretMustOptIn(t *testing.T) {
 	if err := f.c.Update(f.ctx, &s); err != nil {
 		t.Fatal(err)
 	}
-	f.eventually(20*time.Second, "the token sent", func() bool { _, with := srv.received("Bearer " + token); return with > 0 })
+	f.eventually(20*time.Second, "the token sent", func() bool { _, with := received(srv, "Bearer "+token); return with > 0 })
 	f.eventually(20*time.Second, "the check passed", func() bool { return metric().Phase == v1.CheckPassed }, describe)
-	if all, with := srv.received("Bearer " + token); with != all {
+	if all, with := received(srv, "Bearer "+token); with != all {
 		t.Errorf("%d of %d requests carried the token, want all", with, all)
 	}
 }
@@ -115,7 +89,7 @@ func TestBearerTokenSecretMustOptIn(t *testing.T) {
 func TestBearerTokenSecretLabelFalse(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	srv := newAuthProm(t)
+	srv := testenv.StartAuthProm(t)
 	f.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "prom", Labels: map[string]string{labelCredentials: "false"}},
 		Data:       map[string][]byte{"token": []byte("t0ken")},
@@ -128,7 +102,7 @@ func TestBearerTokenSecretLabelFalse(t *testing.T) {
 		a := f.get("nolabel").Status.Analysis
 		return a != nil && len(a.Metrics) > 0 && a.Metrics[0].Phase == v1.CheckError && strings.Contains(a.Metrics[0].Message, labelCredentials)
 	})
-	if all, with := srv.received("Bearer t0ken"); with != 0 {
+	if all, with := received(srv, "Bearer t0ken"); with != 0 {
 		t.Fatalf("Prometheus received the token in %d of %d requests", with, all)
 	}
 }

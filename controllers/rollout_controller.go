@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -105,6 +106,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// The status is decided from this generation: record it in the same
 	// write rather than in one of its own once the actions are done.
 	d.Status.ObservedGeneration = ro.Generation
+	d.Status.Replicas, d.Status.Selector = scaleStatus(&ro, w)
 	writer, router := r.Client, r.Router
 	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {
 		writer, router = r.Urgent, r.UrgentRouter
@@ -199,6 +201,32 @@ func (r *RolloutReconciler) patchStatus(ctx context.Context, c client.Client, ro
 		return fmt.Errorf("patch status: %w", err)
 	}
 	return nil
+}
+
+// scaleStatus is what the scale subresource reports: the pods of both
+// colors and the selector that finds them. An autoscaler's metrics then
+// cover every pod that serves (the canary's and, after a promotion, the
+// old color's too), divided by the pods they are counted over: its
+// answer is the replicas the whole load needs, which is what the stable
+// color must carry alone once a rollout is over.
+func scaleStatus(ro *v1.Rollout, w *world) (int32, string) {
+	var replicas int32
+	for _, d := range w.deployments {
+		replicas += d.Status.Replicas
+	}
+	if ro.Spec.Selector == nil {
+		return replicas, ""
+	}
+	sel := ro.Spec.Selector.DeepCopy()
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[v1.LabelRollout] = ro.Name
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return replicas, "" // an invalid selector is reported on the Valid condition
+	}
+	return replicas, s.String()
 }
 
 func replicasOf(d *appsv1.Deployment) int32 {

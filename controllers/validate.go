@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
@@ -36,6 +37,14 @@ func specProblems(ro *v1.Rollout, revision string) []string {
 	// already is not refused after the fact.
 	if p := ro.Spec.ImagePolicy; p != nil && p.Immutable && revision != ro.Status.StableRevision {
 		out = append(out, imagepolicy.Problems(&ro.Spec.Template)...)
+	}
+	for i, st := range ro.Spec.Steps {
+		// The schema checks a percentage's form; a number's range is
+		// checked here (a CEL rule per step exceeds the API server's
+		// cost budget for the CRD).
+		if r := st.Replicas; r != nil && r.Type == intstr.Int && (r.IntVal < 1 || r.IntVal > 10000) {
+			out = append(out, fmt.Sprintf("spec.steps[%d].replicas: %d must be from 1 to 10000", i, r.IntVal))
+		}
 	}
 	for _, k := range []string{v1.LabelRollout, v1.LabelColor} {
 		if _, ok := ro.Spec.Template.Labels[k]; ok {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
@@ -50,6 +51,12 @@ func TestInvalidRollouts(t *testing.T) {
 		"no routes": {func(o map[string]any) {
 			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"httpRoutes": []any{}}}
 		}, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+		"step replicas not a percentage": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 10, "replicas": "half"}, map[string]any{"weight": 100}}
+		}, "spec.steps[0].replicas"},
+		"step replicas above 100%": {func(o map[string]any) {
+			spec(o)["steps"] = []any{map[string]any{"weight": 10, "replicas": "150%"}, map[string]any{"weight": 100}}
+		}, "spec.steps[0].replicas"},
 		"noData unknown": {func(o map[string]any) {
 			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["noData"] = "ignore"
 		}, "spec.analysis.metrics[0].noData"},
@@ -79,6 +86,10 @@ func TestInvalidRollouts(t *testing.T) {
 			ro.Spec.Analysis.Metrics[0].Query = `rate(x{service="{{ .Canary }}"}[1m])`
 		}, true, "spec.analysis.metrics[0].query"},
 		"missing HTTPRoute": {func(ro *v1.Rollout) {}, false, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+		"step replicas 0": {func(ro *v1.Rollout) {
+			zero := intstr.FromInt32(0)
+			ro.Spec.Steps = []v1.Step{{Weight: 10, Replicas: &zero}, {Weight: 100}}
+		}, true, "spec.steps[0].replicas"},
 		"selector does not match template": {func(ro *v1.Rollout) {
 			ro.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"other"}}}}
 		}, true, "spec.selector"},

@@ -86,6 +86,18 @@ type RolloutStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// replicas is the number of pods of both colors, as their Deployments
+	// report: what the scale subresource reports to an autoscaler, whose
+	// metrics cover the pods status.selector selects.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// selector selects the pods of both colors (spec.selector and the
+	// ramp.dev/rollout label), as a label-selector string for the scale
+	// subresource.
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
 	// phase is where the Rollout stands.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`

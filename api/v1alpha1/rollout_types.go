@@ -13,6 +13,7 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=ro,categories=ramp
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.stepProgress`
@@ -53,7 +54,10 @@ type RolloutList struct {
 // the API server's budget).
 type RolloutSpec struct {
 	// replicas is the number of pods of the stable color. The canary color gets
-	// ceil(replicas*weight/100) pods, at least one.
+	// ceil(replicas*weight/100) pods, at least one (or what its step's
+	// replicas says). It is the Rollout's scale subresource: a
+	// HorizontalPodAutoscaler or a KEDA ScaledObject targets the Rollout
+	// (never a color Deployment) and sets it, and Ramp never writes it.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
@@ -287,6 +291,21 @@ type Step struct {
 	// checks passed, the rollout waits for the ramp.dev/promote annotation.
 	// +optional
 	Pause *PauseGate `json:"pause,omitempty"`
+
+	// replicas is how many canary pods this step runs, as a number or a
+	// percentage of spec.replicas (rounded up), whatever its weight: a
+	// service where 1 % of traffic still needs several pods, or a weight 0
+	// preview step at full size. The canary never gets fewer pods than the
+	// weight needs (ceil(replicas*weight/100), at least one): a step's
+	// replicas can add pods, never overload the canary. The step's weight
+	// is set, and a weight 0 step starts, only once that many canary pods
+	// are ready.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:Pattern=`^([1-9][0-9]?|100)%$`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	Replicas *intstr.IntOrString `json:"replicas,omitempty"`
 }
 
 // PauseGate is a manual gate on a step.

@@ -2,11 +2,13 @@ package plan
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
@@ -534,5 +536,55 @@ func TestNextConditions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCanaryReplicas(t *testing.T) {
+	n := intstr.FromInt32
+	p := intstr.FromString
+	cases := map[string]struct {
+		replicas int32
+		step     v1.Step
+		want     int32
+	}{
+		"the weight alone":                          {10, v1.Step{Weight: 5}, 1},
+		"a count above the weight's":                {10, v1.Step{Weight: 1, Replicas: ptr(n(3))}, 3},
+		"a percentage of spec.replicas":             {10, v1.Step{Weight: 1, Replicas: ptr(p("50%"))}, 5},
+		"a percentage rounds up":                    {3, v1.Step{Weight: 1, Replicas: ptr(p("50%"))}, 2},
+		"never fewer than the weight needs":         {10, v1.Step{Weight: 80, Replicas: ptr(n(2))}, 8},
+		"a weight 0 preview at full size":           {6, v1.Step{Weight: 0, Replicas: ptr(p("100%"))}, 6},
+		"a weight 0 preview without replicas":       {6, v1.Step{Weight: 0}, 1},
+		"a count is capped at the CRD's maximum":    {10, v1.Step{Weight: 1, Replicas: ptr(n(1 << 20))}, 10000},
+		"a malformed percentage keeps the weight's": {10, v1.Step{Weight: 50, Replicas: ptr(p("half"))}, 5},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			spec := newSpec(func(s *v1.RolloutSpec) { s.Replicas = &tc.replicas })
+			if got := CanaryReplicas(spec, tc.step); got != tc.want {
+				t.Errorf("CanaryReplicas = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestStepReplicas walks a step whose canary scale is independent of its
+// weight: the canary gets the step's pods, and the weight is set only once
+// they are ready.
+func TestStepReplicas(t *testing.T) {
+	half := intstr.FromString("50%")
+	spec := newSpec(withSteps(v1.Step{Weight: 1, Replicas: &half}, step(5), step(100)), func(s *v1.RolloutSpec) { *s.Replicas = 10 })
+	d := Next(spec, healthy(), observe(0, revB, Deployment{}, routeTo(0)))
+	if !slices.Contains(d.Actions, apply(v1.Green, 5)) {
+		t.Fatalf("actions %v, want the canary applied with 5 pods (50%% of 10)", d.Actions)
+	}
+	d = Next(spec, &d.Status, observe(time.Second, revB, dep(revB, 5, 3), routeTo(0)))
+	if slices.Contains(d.Actions, setW(v1.Green, 1)) || !strings.Contains(d.Status.Message, "3/5 ready") {
+		t.Fatalf("actions %v, message %q: 1%% set before the step's 5 pods are ready", d.Actions, d.Status.Message)
+	}
+	d = Next(spec, &d.Status, observe(2*time.Second, revB, dep(revB, 5, 5), routeTo(0)))
+	if !slices.Contains(d.Actions, setW(v1.Green, 1)) {
+		t.Fatalf("actions %v, want 1%% once 5 pods are ready", d.Actions)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
@@ -406,3 +407,19 @@ func ReplicasFor(replicas, weight int32) int32 {
 	n := (int64(replicas)*int64(weight) + 99) / 100
 	return int32(max(n, 1))
 }
+
+// CanaryReplicas is the number of canary pods step s runs: what its weight
+// needs, or more when its replicas asks for more.
+func CanaryReplicas(spec *v1.RolloutSpec, s v1.Step) int32 {
+	desired := spec.DesiredReplicas()
+	n := ReplicasFor(desired, s.Weight)
+	if s.Replicas != nil {
+		if r, err := intstr.GetScaledValueFromIntOrPercent(s.Replicas, int(desired), true); err == nil {
+			n = max(n, int32(min(r, maxReplicas)))
+		}
+	}
+	return n
+}
+
+// maxReplicas is the most pods the CRD lets spec.replicas ask for.
+const maxReplicas = 10000

@@ -23,7 +23,7 @@ func (m *machine) progress() {
 	}
 	breach := m.recordChecks()
 	ready, known := m.obs.Deployment(canary).ReadyFor(m.st.CanaryRevision)
-	if known && ready >= ReplicasFor(m.spec.DesiredReplicas(), m.steps[m.st.CurrentStep].Weight) {
+	if known && ready >= m.podsFor(m.st.CurrentStep) {
 		m.st.WaitingForPodsSince = nil // the pods are there; whatever holds now, it is not them
 	}
 	if m.invalid == "" {
@@ -65,7 +65,7 @@ func (m *machine) progress() {
 		m.requeueChecks()
 		return
 	}
-	m.apply(canary, ReplicasFor(m.spec.DesiredReplicas(), max(m.steps[next].Weight, m.steps[m.st.CurrentStep].Weight)))
+	m.apply(canary, max(m.podsFor(next), m.podsFor(m.st.CurrentStep)))
 	m.requeueChecks()
 }
 
@@ -166,8 +166,16 @@ func (m *machine) applyGateControls() {
 // step's clock starts then, and starts again after any interruption.
 func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReason, paused string) bool {
 	target := m.steps[m.st.CurrentStep].Weight
-	need := ReplicasFor(m.spec.DesiredReplicas(), target)
-	readyFor := func(w int32) bool { return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w)) }
+	need := m.podsFor(m.st.CurrentStep)
+	// readyFor reports whether the canary has the pods weight w needs:
+	// the current step's pods for its own weight (a weight 0 preview step
+	// too), what the weight needs for any other.
+	readyFor := func(w int32) bool {
+		if w == target {
+			return known && ready >= need
+		}
+		return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w))
+	}
 	inEffect := func(w int32) bool { return m.obs.Route.InEffect(canary, w) && !m.obs.Deployment(canary).Drifted }
 
 	if m.st.StepStartedAt != nil {
@@ -182,9 +190,11 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 
 	want := m.st.CanaryWeight
 	switch {
-	case m.obs.Route.Has(canary, target):
+	case target > 0 && m.obs.Route.Has(canary, target):
 		// Written already: a pause holds the weight the routes carry, and a
 		// pod status catching up with a scale is no reason to take it back.
+		// (A weight 0 step is "written" from the start: it waits for its
+		// pods below.)
 		want = target
 	case paused != "" && target > m.st.CanaryWeight:
 		m.hold(pauseReason, paused)
@@ -204,7 +214,7 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 		m.until(m.st.WaitingForPodsSince.Add(m.spec.Deadline()))
 		m.waiting = fmt.Sprintf("%d%% to %s, waiting for %s pods: %d/%d ready for %d%%", m.st.CanaryWeight, canary, canary, ready, need, target)
 	}
-	if want == target && inEffect(target) {
+	if want == target && inEffect(target) && (target > 0 || readyFor(target)) {
 		m.st.CanaryWeight = target
 		// Status keeps microseconds: round the start up, so that a step
 		// read back after a restart still lasts at least its hold.
@@ -225,6 +235,7 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 		case !m.obs.Route.Has(canary, target):
 		case m.obs.Route.Rejected != "" || m.obs.Route.Problem != "" || m.obs.Deployment(canary).Drifted:
 			m.hold(v1.ReasonRouteNotInEffect, m.notInEffect(canary, target))
+		case m.waiting != "": // a weight 0 step waits for its pods
 		default: // a gateway has not caught up yet
 			m.waiting = fmt.Sprintf("%d%% to %s in effect, %d%% written: %s", m.st.CanaryWeight, canary, target, m.notInEffect(canary, target))
 		}
@@ -234,6 +245,9 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 	}
 	return false
 }
+
+// podsFor is the number of canary pods step i runs.
+func (m *machine) podsFor(i int32) int32 { return CanaryReplicas(m.spec, m.steps[i]) }
 
 // notInEffect says why the routes do not count as carrying w on canary.
 func (m *machine) notInEffect(canary v1.Color, w int32) string {

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,10 +64,18 @@ func TestRegressions(t *testing.T) {
 			t.Fatalf("advanced to step %d without a check at 50%%", d.Status.CurrentStep)
 		}
 	})
-	t.Run("a first step of weight 0 starts without a panic", func(t *testing.T) {
-		d := Next(newSpec(withSteps(step(0), step(100))), healthy(), observe(0, revB, Deployment{}, routeTo(0)))
-		if d.Status.CanaryRevision != revB || d.Status.StepStartedAt == nil || d.Status.CanaryWeight != 0 {
-			t.Fatalf("status %+v, want step 0 at 0%% started", d.Status)
+	t.Run("a first step of weight 0 waits for its pods, then starts", func(t *testing.T) {
+		spec := newSpec(withSteps(step(0), step(100)))
+		d := Next(spec, healthy(), observe(0, revB, Deployment{}, routeTo(0)))
+		if d.Status.CanaryRevision != revB || d.Status.StepStartedAt != nil || d.Status.WaitingForPodsSince == nil {
+			t.Fatalf("status %+v, want step 0 waiting for the canary's pods", d.Status)
+		}
+		if !strings.Contains(d.Status.Message, "waiting for green pods: 0/1") {
+			t.Fatalf("message %q does not say it waits for pods", d.Status.Message)
+		}
+		d = Next(spec, &d.Status, observe(time.Second, revB, dep(revB, 1, 1), routeTo(0)))
+		if d.Status.StepStartedAt == nil || d.Status.CanaryWeight != 0 || d.Status.CurrentStep != 0 {
+			t.Fatalf("status %+v, want step 0 at 0%% started once its pod is ready", d.Status)
 		}
 	})
 	t.Run("a step with the weight of the last one still holds on its own", func(t *testing.T) {

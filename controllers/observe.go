@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -77,6 +78,9 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *v1.Rollout) (*world
 			// It should run spec.template: anything else is a hand edit.
 			want := desiredDeployment(ro, c, w.obs.Revision, obs.SpecReplicas)
 			obs.Drifted = !templateContains(&d.Spec.Template, &want.Spec.Template)
+			obs.Outdated = d.Spec.MinReadySeconds != want.Spec.MinReadySeconds ||
+				!equality.Semantic.DeepEqual(d.Spec.RevisionHistoryLimit, want.Spec.RevisionHistoryLimit) ||
+				!hasEntries(d.Labels, want.Labels) || !hasEntries(d.Annotations, want.Annotations)
 		}
 		if c == v1.Blue {
 			w.obs.Blue = obs

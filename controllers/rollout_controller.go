@@ -275,12 +275,12 @@ func (r *RolloutReconciler) applyDeployment(ctx context.Context, ro *v1.Rollout,
 		return err
 	}
 	base := cur.DeepCopy()
-	if cur.Annotations == nil {
-		cur.Annotations = map[string]string{}
-	}
-	cur.Annotations[v1.AnnotationRevision] = w.obs.Revision
+	cur.Annotations = withMetadata(cur.Annotations, want.Annotations, nil)
+	cur.Labels = withMetadata(cur.Labels, want.Labels, nil)
 	cur.Spec.Template = want.Spec.Template
 	cur.Spec.Replicas = want.Spec.Replicas
+	cur.Spec.MinReadySeconds = want.Spec.MinReadySeconds
+	cur.Spec.RevisionHistoryLimit = want.Spec.RevisionHistoryLimit
 	return r.Client.Patch(ctx, cur, client.MergeFrom(base))
 }
 
@@ -334,16 +334,31 @@ func (r *RolloutReconciler) ensureService(ctx context.Context, ro *v1.Rollout, c
 	if err := r.claim(ctx, ro, &cur); err != nil {
 		return nil, err
 	}
-	if equality.Semantic.DeepEqual(cur.Spec.Selector, want.Spec.Selector) && servicePortsMatch(cur.Spec.Ports, want.Spec.Ports) {
+	if equality.Semantic.DeepEqual(cur.Spec.Selector, want.Spec.Selector) && servicePortsMatch(cur.Spec.Ports, want.Spec.Ports) &&
+		hasEntries(cur.Labels, want.Labels) && hasEntries(cur.Annotations, want.Annotations) {
 		return nil, nil
 	}
 	base := cur.DeepCopy()
 	cur.Spec.Selector = want.Spec.Selector
 	cur.Spec.Ports = want.Spec.Ports
+	// Entries are added, never removed: others (a mesh, a sync tool) may
+	// label the Service too, and a merge patch keeps theirs.
+	cur.Labels = withMetadata(cur.Labels, want.Labels, nil)
+	cur.Annotations = withMetadata(cur.Annotations, want.Annotations, nil)
 	if err := r.Client.Patch(ctx, &cur, client.MergeFrom(base)); err != nil {
 		return refused("update", err)
 	}
 	return nil, nil
+}
+
+// hasEntries reports whether got has every entry of want.
+func hasEntries(got, want map[string]string) bool {
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || gv != v {
+			return false
+		}
+	}
+	return true
 }
 
 func servicePortsMatch(cur, want []corev1.ServicePort) bool {
@@ -351,7 +366,8 @@ func servicePortsMatch(cur, want []corev1.ServicePort) bool {
 		return false
 	}
 	for i := range cur {
-		if cur[i].Name != want[i].Name || cur[i].Port != want[i].Port || cur[i].TargetPort != want[i].TargetPort {
+		if cur[i].Name != want[i].Name || cur[i].Port != want[i].Port || cur[i].TargetPort != want[i].TargetPort ||
+			cur[i].Protocol != want[i].Protocol || !equality.Semantic.DeepEqual(cur[i].AppProtocol, want[i].AppProtocol) {
 			return false
 		}
 	}

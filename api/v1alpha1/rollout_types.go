@@ -134,6 +134,33 @@ type RolloutSpec struct {
 	// +optional
 	PostPromotion *PostPromotion `json:"postPromotion,omitempty"`
 
+	// minReadySeconds is the color Deployments' minReadySeconds: how long
+	// a new pod must be ready before it counts as available (and, for
+	// Ramp, as ready for a step's weight).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+
+	// revisionHistoryLimit is the color Deployments' revisionHistoryLimit:
+	// how many old ReplicaSets each keeps (2 when omitted; Ramp keeps its
+	// own history of revisions in the colors).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+
+	// colorMetadata adds labels and annotations to one color's Deployment
+	// and pod template (e.g. a label a dashboard or a NetworkPolicy
+	// selects). Ramp's own labels win. Changing it rolls that color's pods
+	// the way a plain Deployment update does: metadata only, nothing to
+	// check. The role of a color (stable or canary) is in the
+	// ramp_rollout_info metric's stable_color label, not on its pods: a
+	// label that followed the role would restart the pods at every
+	// promotion.
+	// +optional
+	ColorMetadata *ColorMetadata `json:"colorMetadata,omitempty"`
+
 	// deletionPolicy says what deleting the Rollout does to the application.
 	// Release (the default) first sends all traffic to the color with ready
 	// pods of the stable revision, then releases that color's Deployment and
@@ -145,6 +172,40 @@ type RolloutSpec struct {
 	// +optional
 	// +kubebuilder:default=Release
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// ColorMetadata is the extra metadata of each color.
+type ColorMetadata struct {
+	// blue is added to the blue color.
+	// +optional
+	Blue *Metadata `json:"blue,omitempty"`
+	// green is added to the green color.
+	// +optional
+	Green *Metadata `json:"green,omitempty"`
+}
+
+// Of returns the extra metadata of color c, nil when none.
+func (m *ColorMetadata) Of(c Color) *Metadata {
+	switch {
+	case m == nil:
+		return nil
+	case c == Green:
+		return m.Green
+	default:
+		return m.Blue
+	}
+}
+
+// Metadata are labels and annotations Ramp adds to an object it generates.
+type Metadata struct {
+	// labels to add.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations to add.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // DeletionPolicy says what deleting a Rollout does to its colors.
@@ -228,6 +289,27 @@ type ServiceSpec struct {
 	// +optional
 	TargetPort *intstr.IntOrString `json:"targetPort,omitempty"`
 
+	// appProtocol is the port's appProtocol, e.g. kubernetes.io/h2c for a
+	// gRPC backend without TLS, so that the gateway speaks HTTP/2 to it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	AppProtocol *string `json:"appProtocol,omitempty"`
+
+	// additionalPorts are more ports of both color Services (a metrics or
+	// admin port). The port above is named http.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:XValidation:rule="self.all(p, p.name != 'http')",message="additionalPorts: the name http is the main port's"
+	AdditionalPorts []ServicePort `json:"additionalPorts,omitempty"`
+
+	// metadata are labels and annotations added to both color Services
+	// (e.g. for a service mesh or a monitoring selector). Ramp's own labels
+	// win.
+	// +optional
+	Metadata *Metadata `json:"metadata,omitempty"`
+
 	// headless makes both color Services headless (clusterIP: None): no
 	// ClusterIP is allocated for them, and the gateway reaches the pods
 	// through the Services' endpoints, as most Gateway API implementations
@@ -237,6 +319,31 @@ type ServiceSpec struct {
 	// with a gateway that routes to endpoints. Fixed at creation.
 	// +optional
 	Headless bool `json:"headless,omitempty"`
+}
+
+// ServicePort is one more port of the color Services.
+type ServicePort struct {
+	// name of the port.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=15
+	Name string `json:"name"`
+	// port is the Service port.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// targetPort is the container port (number or name); port when omitted.
+	// +optional
+	TargetPort *intstr.IntOrString `json:"targetPort,omitempty"`
+	// protocol is TCP, UDP or SCTP; TCP when omitted.
+	// +optional
+	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+	Protocol corev1.Protocol `json:"protocol,omitempty"`
+	// appProtocol of the port.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	AppProtocol *string `json:"appProtocol,omitempty"`
 }
 
 // TrafficRouting names how traffic is split between the two colors.
@@ -303,8 +410,6 @@ type Step struct {
 	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:Pattern=`^([1-9][0-9]?|100)%$`
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=10000
 	Replicas *intstr.IntOrString `json:"replicas,omitempty"`
 }
 

@@ -387,7 +387,7 @@ func (m *machine) setWeightForce(c v1.Color, weight int32, rollback bool) {
 // unless it does already.
 func (m *machine) apply(c v1.Color, replicas int32) {
 	d := m.obs.Deployment(c)
-	if d.Exists && d.Revision == m.obs.Revision && !d.Drifted && d.SpecReplicas == replicas {
+	if d.Exists && d.Revision == m.obs.Revision && !d.Drifted && !d.Outdated && d.SpecReplicas == replicas {
 		return
 	}
 	m.deploy = append(m.deploy, Action{Kind: ApplyDeployment, Color: c, Replicas: replicas})

@@ -22,6 +22,10 @@ type Deployment struct {
 	// it (a hand edit): its pods run something Ramp did not check, so their
 	// readiness tells nothing until the repair rolled out.
 	Drifted bool
+	// Outdated is true when its settings besides the pod template
+	// (minReadySeconds, revisionHistoryLimit, labels and annotations) are
+	// not the ones the Rollout asks for: applying it again changes no pod.
+	Outdated bool
 }
 
 // ReadyFor returns how many ready pods of revision the Deployment has, and

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +88,9 @@ func TestScaleSubresource(t *testing.T) {
 		t.Fatalf("scale selector %q: want spec.selector and ramp.dev/rollout=shop, no color (it must find both colors' pods)", s.Status.Selector)
 	}
 
+	if b, err := json.Marshal(s); err == nil {
+		t.Logf("GET .../rollouts/shop/scale: %s", b)
+	}
 	if err := f.scaleTo(sc, "shop", 6); err != nil {
 		t.Fatalf("kubectl scale --replicas=6: %v", err)
 	}

@@ -44,6 +44,10 @@ func (r *RolloutReconciler) finalize(ctx context.Context, ro *v1.Rollout) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	if !slices.Contains(ro.Finalizers, metav1.FinalizerOrphanDependents) {
+		// The user's Deployment comes back before any traffic moves.
+		if wait, err := r.giveWorkloadBack(ctx, ro); err != nil || wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, err
+		}
 		keep, err := r.keepingColor(ctx, ro)
 		if err != nil {
 			return ctrl.Result{}, err

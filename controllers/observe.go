@@ -22,6 +22,8 @@ type world struct {
 	obs         plan.Observations
 	deployments map[v1.Color]*appsv1.Deployment
 	target      traffic.Target
+	// workload is the Deployment spec.workloadRef names, nil without one.
+	workload *appsv1.Deployment
 }
 
 // routeTarget names the routes and color Services of a Rollout.

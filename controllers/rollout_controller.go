@@ -85,10 +85,20 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.ensureFinalizer(ctx, &ro); err != nil {
 		return ctrl.Result{}, err
 	}
+	// After the finalizer's patch, whose answer would overwrite it.
+	workload, workloadProblem, err := r.resolveWorkload(ctx, &ro)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	svcProblems, svcErr := r.ensureServices(ctx, &ro)
 	w, err := r.observe(ctx, &ro)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	w.workload = workload
+	w.obs.Workload = workloadObservation(&ro, workload)
+	if workloadProblem != "" {
+		w.obs.SpecProblems = append([]string{workloadProblem}, w.obs.SpecProblems...)
 	}
 	w.obs.Problems = append(w.obs.Problems, svcProblems...)
 	w.obs.Now = r.now()
@@ -114,6 +124,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.patchStatus(ctx, writer, &ro, d.Status); err != nil {
 		return ctrl.Result{}, err
 	}
+	useWorkloadTemplate(&ro, workload) // the patch's answer holds the stored spec
 	r.observeMetrics(&ro, prev, &d, w.obs.Now)
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal
@@ -144,6 +155,11 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
 	}
 	requeue := d.RequeueAfter
+	if workloadProblem != "" && (requeue == 0 || requeue > workloadRetry) {
+		// The cache does not hold a Deployment Ramp has not labelled yet:
+		// look for it again, so the Rollout goes on once it appears.
+		requeue = workloadRetry
+	}
 	if checking && requeue > 0 && requeue < checkingRequeue {
 		// The checks under way bring the Rollout back when they finish.
 		requeue = checkingRequeue
@@ -242,6 +258,8 @@ func (r *RolloutReconciler) act(ctx context.Context, router traffic.Router, ro *
 	case plan.SetWeights:
 		_, err := router.SetWeights(ctx, w.target, traffic.WeightsFor(a.Color, a.Weight))
 		return err
+	case plan.ScaleWorkload:
+		return r.scaleWorkload(ctx, w.workload, a.Replicas)
 	case plan.ApplyDeployment:
 		return r.applyDeployment(ctx, ro, w, a.Color, a.Replicas)
 	case plan.ScaleDeployment:

@@ -32,6 +32,14 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, workloadIndex, func(o client.Object) []string {
+		if k := workloadKey(o.(*v1.Rollout)); k != "" {
+			return []string{k}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if workers < 1 {
 		workers = 1
 	}
@@ -43,6 +51,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Watches(&gatewayv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfRoute)).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload)).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("rollout").
@@ -51,9 +60,23 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 
 // rolloutsOfRoute maps an HTTPRoute to the Rollouts that steer it.
 func (r *RolloutReconciler) rolloutsOfRoute(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.rolloutsBy(ctx, routeIndex, o)
+}
+
+// rolloutsOfWorkload maps a Deployment to the Rollouts whose workloadRef
+// names it (the color Deployments are mapped by their owner reference).
+func (r *RolloutReconciler) rolloutsOfWorkload(ctx context.Context, o client.Object) []reconcile.Request {
+	if _, isColor := o.GetLabels()[v1.LabelColor]; isColor {
+		return nil
+	}
+	return r.rolloutsBy(ctx, workloadIndex, o)
+}
+
+// rolloutsBy lists the Rollouts whose index entry is o's namespace/name.
+func (r *RolloutReconciler) rolloutsBy(ctx context.Context, index string, o client.Object) []reconcile.Request {
 	var list v1.RolloutList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{routeIndex: client.ObjectKeyFromObject(o).String()}); err != nil {
-		log.FromContext(ctx).Error(err, "list rollouts of route", "route", client.ObjectKeyFromObject(o))
+	if err := r.Client.List(ctx, &list, client.MatchingFields{index: client.ObjectKeyFromObject(o).String()}); err != nil {
+		log.FromContext(ctx).Error(err, "list rollouts by "+index, "object", client.ObjectKeyFromObject(o))
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

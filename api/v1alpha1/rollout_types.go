@@ -49,6 +49,8 @@ type RolloutList struct {
 }
 
 // RolloutSpec is the desired application and how a new version is rolled out.
+// +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.workloadRef)",message="exactly one of spec.template and spec.workloadRef must be given"
+// +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(oldSelf.workloadRef) || self.workloadRef.name == oldSelf.workloadRef.name",message="spec.workloadRef.name is immutable: delete the Rollout (which scales the old Deployment back up) to point it elsewhere"
 // A selector that does not match the template is reported on the Valid
 // condition (a CEL rule over the pod template's labels is too costly for
 // the API server's budget).
@@ -71,10 +73,23 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.selector is immutable"
 	Selector *metav1.LabelSelector `json:"selector"`
 
-	// template is the application's pod template. Changing it starts a rollout.
-	// +required
+	// template is the application's pod template. Changing it starts a
+	// rollout. Exactly one of template and workloadRef is given.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="has(self.spec) && has(self.spec.containers) && size(self.spec.containers) > 0",message="spec.template.spec.containers must name at least one container"
-	Template corev1.PodTemplateSpec `json:"template"`
+	Template corev1.PodTemplateSpec `json:"template,omitzero"`
+
+	// workloadRef names an existing Deployment in the Rollout's namespace
+	// whose pod template is the application's: Helm, kustomize or Argo CD
+	// go on managing it, and a change of its template starts a rollout as
+	// a change of spec.template does. Ramp labels it ramp.dev/rollout (to
+	// watch it), brings the first color up from its template, moves the
+	// routes to that color only once its pods are ready, and (scaleDown
+	// onsuccess) then scales the Deployment to zero. Deleting the Rollout
+	// scales it back up first. Exactly one of template and workloadRef is
+	// given.
+	// +optional
+	WorkloadRef *WorkloadRef `json:"workloadRef,omitempty"`
 
 	// service describes the Services Ramp creates for each color.
 	// +required
@@ -207,6 +222,40 @@ type Metadata struct {
 	// +kubebuilder:validation:MaxProperties=32
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
+
+// WorkloadRef names the Deployment whose pod template a Rollout rolls out.
+type WorkloadRef struct {
+	// apiVersion of the workload: apps/v1.
+	// +required
+	// +kubebuilder:validation:Enum=apps/v1
+	APIVersion string `json:"apiVersion"`
+	// kind of the workload: Deployment.
+	// +required
+	// +kubebuilder:validation:Enum=Deployment
+	Kind string `json:"kind"`
+	// name of the Deployment, in the Rollout's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// scaleDown says what happens to the Deployment once a color of the
+	// Rollout serves all traffic with ready pods: onsuccess (the default)
+	// scales it to zero, never leaves its replicas alone.
+	// +optional
+	// +kubebuilder:default=onsuccess
+	ScaleDown WorkloadScaleDown `json:"scaleDown,omitempty"`
+}
+
+// WorkloadScaleDown says when a referenced Deployment is scaled to zero.
+// +kubebuilder:validation:Enum=never;onsuccess
+type WorkloadScaleDown string
+
+const (
+	// ScaleDownNever leaves the Deployment's replicas alone.
+	ScaleDownNever WorkloadScaleDown = "never"
+	// ScaleDownOnSuccess scales it to zero once a color serves.
+	ScaleDownOnSuccess WorkloadScaleDown = "onsuccess"
+)
 
 // DeletionPolicy says what deleting a Rollout does to its colors.
 // +kubebuilder:validation:Enum=Release;Delete

@@ -299,6 +299,9 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 	ready, known := obs.Deployment(canary).ReadyFor(rev)
 	rollbackAt, firstScale := -1, len(d.Actions)
 	for i, a := range d.Actions {
+		if a.Kind == ScaleWorkload {
+			continue
+		}
 		if a.Color != v1.Blue && a.Color != v1.Green {
 			return fmt.Errorf("action %d: color %q", i, a.Color)
 		}

@@ -159,9 +159,15 @@ func (m *machine) firstVersion() {
 	m.st.CurrentStep = 0
 	m.st.Phase = v1.PhaseProgressing
 	m.st.Message = "deploying the first version to blue"
-	m.setWeight(v1.Green, 0, false)
 	m.apply(v1.Blue, m.spec.DesiredReplicas())
-	m.event(false, "Deploying", "first version %s deployed to blue with all traffic", m.obs.Revision)
+	if w := m.obs.Workload; w.Exists {
+		// Migrating: the user's Deployment serves until blue is ready.
+		m.st.Message = fmt.Sprintf("bringing blue up from Deployment %s; the routes move to it once its pods are ready", w.Name)
+		m.event(false, "Deploying", "first version %s deployed to blue from Deployment %s", m.obs.Revision, w.Name)
+	} else {
+		m.setWeight(v1.Green, 0, false)
+		m.event(false, "Deploying", "first version %s deployed to blue with all traffic", m.obs.Revision)
+	}
 	for _, c := range m.ctl.ignored("nothing is in flight") {
 		m.event(true, "ControlIgnored", "%s", c)
 	}
@@ -183,12 +189,20 @@ func (m *machine) steady() {
 	}
 	m.clearFlight()
 	m.st.CanaryRevision = ""
-	m.setWeight(other, 0, false)
+	ready, _ := m.obs.Deployment(stable).ReadyFor(m.st.StableRevision)
+	migrating := m.obs.Workload.Exists && m.obs.Workload.ReadyReplicas > 0 && ready < m.spec.DesiredReplicas()
+	if !migrating {
+		m.setWeight(other, 0, false)
+	}
 	m.apply(stable, m.spec.DesiredReplicas())
 	m.scaleDownOther()
 
-	ready, _ := m.obs.Deployment(stable).ReadyFor(m.st.StableRevision)
 	switch {
+	case migrating && !m.obs.Route.Has(other, 0):
+		// The user's Deployment still serves as it did: the routes move
+		// only to a color whose pods are all ready.
+		m.st.Phase = v1.PhaseProgressing
+		m.st.Message = fmt.Sprintf("waiting for %s pods before moving the routes from Deployment %s: %d/%d ready", stable, m.obs.Workload.Name, ready, m.spec.DesiredReplicas())
 	case !m.obs.Route.Has(other, 0):
 		m.st.Phase = v1.PhaseProgressing
 		m.st.Message = fmt.Sprintf("sending all traffic to %s (%s)", stable, m.st.StableRevision)
@@ -205,9 +219,25 @@ func (m *machine) steady() {
 		m.st.Phase = v1.PhaseProgressing
 		m.st.Message = fmt.Sprintf("waiting for %s pods: %d/%d ready", stable, ready, m.spec.DesiredReplicas())
 	}
+	m.scaleDownWorkload(ready)
 	for _, c := range m.ctl.ignored("nothing is in flight") {
 		m.event(true, "ControlIgnored", "%s", c)
 	}
+}
+
+// scaleDownWorkload scales the Deployment spec.workloadRef names to zero
+// once the stable color serves all traffic with all its pods ready, and the
+// routes are seen carrying that.
+func (m *machine) scaleDownWorkload(stableReady int32) {
+	w := m.obs.Workload
+	if !w.Exists || !w.ScaleDown || w.SpecReplicas == 0 || m.st.Phase != v1.PhaseHealthy {
+		return
+	}
+	if stableReady < m.spec.DesiredReplicas() || !m.obs.Route.InEffect(m.st.StableColor.Other(), 0) {
+		return
+	}
+	m.deploy = append(m.deploy, Action{Kind: ScaleWorkload, Replicas: 0})
+	m.event(false, "WorkloadScaledDown", "Deployment %s scaled to zero: %s serves all traffic with %d ready pods", w.Name, m.st.StableColor, stableReady)
 }
 
 // scaleDownOther scales the color that is not stable to zero once its

@@ -171,12 +171,27 @@ type Observations struct {
 	// Checks are the results of the checks run in this reconcile, nil when
 	// none were due (see ChecksDue).
 	Checks []Check
+	// Workload is the Deployment spec.workloadRef names; zero without one.
+	Workload Workload
 	// Annotations are the Rollout's annotations.
 	Annotations map[string]string
 	// WindowClosed says why deploy windows hold progress now; "" when open.
 	WindowClosed string
 	// WindowNext is when the deploy windows may change next; zero if never.
 	WindowNext time.Time
+}
+
+// Workload is what the controller observed of the Deployment that
+// spec.workloadRef names.
+type Workload struct {
+	// Exists is false without a workloadRef or when it is missing.
+	Exists bool
+	// Name is the Deployment's name.
+	Name string
+	// SpecReplicas and ReadyReplicas are the Deployment's.
+	SpecReplicas, ReadyReplicas int32
+	// ScaleDown is true when it goes to zero once a color serves.
+	ScaleDown bool
 }
 
 // Deployment returns the observation of color c.
@@ -199,6 +214,9 @@ const (
 	// SetWeights makes every route carry Weight percent on Color and the rest
 	// on the other color.
 	SetWeights ActionKind = "SetWeights"
+	// ScaleWorkload sets the replicas of the Deployment spec.workloadRef
+	// names.
+	ScaleWorkload ActionKind = "ScaleWorkload"
 )
 
 // Action is one idempotent step towards the decided state.

@@ -13,13 +13,13 @@ import (
 
 // weightsOf returns the weights of the color backendRefs of every rule of
 // the stored route that names both, read back from the API server.
-func weightsOf(ctx context.Context, t *testing.T, key types.NamespacedName) []Weights {
+func weightsOf(ctx context.Context, t *testing.T, k testKind, key types.NamespacedName) []Weights {
 	t.Helper()
 	var out []Weights
-	for _, rl := range get(ctx, t, key).Spec.Rules {
+	for _, refs := range getAs(ctx, t, k, key).rules {
 		var w Weights
 		var blue, green bool
-		for _, b := range rl.BackendRefs {
+		for _, b := range refs {
 			switch string(b.Name) {
 			case "shop-blue":
 				w.Blue, blue = weightOf(b), true
@@ -99,20 +99,27 @@ func TestCarriesWhatTheRouteSays(t *testing.T) {
 }
 
 func TestRejectedFromStatus(t *testing.T) {
+	forEachKind(t, testRejectedFromStatus)
+}
+
+func testRejectedFromStatus(t *testing.T, k testKind) {
 	ctx, tg := setup(t)
-	r := create(ctx, t, tg.Namespace, route("", rule(ref("shop-blue", 100), ref("shop-green", 0))))
+	key := tg.Routes[0]
+	tg = k.target(tg, key)
+	r := createAs(ctx, t, k, tg.Namespace, route("", rule(ref("shop-blue", 100), ref("shop-green", 0))))
+	gen := r.object.GetGeneration()
 	setStatus := func(conds ...metav1.Condition) {
 		t.Helper()
-		r := get(ctx, t, tg.Routes[0])
+		r := getAs(ctx, t, k, key)
 		for i := range conds {
 			conds[i].LastTransitionTime = metav1.Now()
 		}
-		r.Status.Parents = []gatewayv1.RouteParentStatus{{
+		setParents(r.object, []gatewayv1.RouteParentStatus{{
 			ParentRef:      gatewayv1.ParentReference{Name: "public-gw"},
 			ControllerName: "example.com/gateway-controller",
 			Conditions:     conds,
-		}}
-		if err := env.Client.Status().Update(ctx, r); err != nil {
+		}})
+		if err := env.Client.Status().Update(ctx, r.object); err != nil {
 			t.Fatalf("update status: %v", err)
 		}
 	}
@@ -126,48 +133,54 @@ func TestRejectedFromStatus(t *testing.T) {
 			t.Errorf("%s: Carries(%+v) = %v, want %v", step, w, got, wantCarries)
 		}
 	}
-	parent := "HTTPRoute " + tg.Routes[0].String() + ": parent gateway " + tg.Namespace + "/public-gw (controller example.com/gateway-controller) reports "
+	parent := k.name + " " + key.String() + ": parent gateway " + tg.Namespace + "/public-gw (controller example.com/gateway-controller) reports "
 
 	check("no status", Weights{100, 0}, "", true)
 
-	setStatus(cond("Accepted", "True", r.Generation, "Accepted", ""),
-		cond("ResolvedRefs", "False", r.Generation, "BackendNotFound", "service shop-green not found"))
+	setStatus(cond("Accepted", "True", gen, "Accepted", ""),
+		cond("ResolvedRefs", "False", gen, "BackendNotFound", "service shop-green not found"))
 	check("ResolvedRefs False for the current generation", Weights{100, 0},
 		parent+"ResolvedRefs=False (BackendNotFound): service shop-green not found", false)
 
 	if _, err := (&GatewayAPI{Client: env.Client}).SetWeights(ctx, tg, Weights{Blue: 50, Green: 50}); err != nil {
 		t.Fatal(err)
 	}
-	if g := get(ctx, t, tg.Routes[0]).Generation; g != r.Generation+1 {
-		t.Fatalf("generation = %d, want %d", g, r.Generation+1)
+	if g := getAs(ctx, t, k, key).object.GetGeneration(); g != gen+1 {
+		t.Fatalf("generation = %d, want %d", g, gen+1)
 	}
 	// The False condition is of an older generation: it says nothing about
 	// what the route carries now, but that parent has not caught up yet.
 	check("the False condition is of an older generation", Weights{50, 50}, "", false)
-	if p := observe(ctx, t, tg).Routes[0].Pending; !strings.Contains(p, "has not reported on generation") {
-		t.Errorf("Pending = %q, want the parent that has not caught up", p)
+	want := k.name + " " + key.String() + ": parent gateway " + tg.Namespace + "/public-gw (controller example.com/gateway-controller) has not reported on generation"
+	if p := observe(ctx, t, tg).Routes[0].Pending; !strings.HasPrefix(p, want) {
+		t.Errorf("Pending = %q, want the parent that has not caught up (%q...)", p, want)
 	}
 
-	setStatus(cond("Accepted", "False", r.Generation+1, "NotAllowedByListeners", "no listener allows this namespace"),
-		cond("ResolvedRefs", "True", r.Generation+1, "ResolvedRefs", ""))
+	setStatus(cond("Accepted", "False", gen+1, "NotAllowedByListeners", "no listener allows this namespace"),
+		cond("ResolvedRefs", "True", gen+1, "ResolvedRefs", ""))
 	check("Accepted False for the current generation", Weights{50, 50},
 		parent+"Accepted=False (NotAllowedByListeners): no listener allows this namespace", false)
 
-	setStatus(cond("Accepted", "Unknown", r.Generation+1, "Pending", "pending"))
+	setStatus(cond("Accepted", "Unknown", gen+1, "Pending", "pending"))
 	check("Unknown", Weights{50, 50}, "", true)
 }
 
 func TestProblemRuleDoesNotStopTheGoodOnes(t *testing.T) {
+	forEachKind(t, testProblemRuleDoesNotStopTheGoodOnes)
+}
+
+func testProblemRuleDoesNotStopTheGoodOnes(t *testing.T, k testKind) {
 	ctx, tg := setup(t)
-	bad := create(ctx, t, tg.Namespace, route("",
+	badKey := tg.Routes[0]
+	bad := createAs(ctx, t, k, tg.Namespace, route("",
 		rule(ref("shop-blue", 100), ref("shop-green", 0)),
 		rule(ref("shop-blue", 1))))
 	good := route("", rule(ref("shop-green", 0), ref("shop-blue", 100)))
 	good.Name = "good"
-	create(ctx, t, tg.Namespace, good)
+	createAs(ctx, t, k, tg.Namespace, good)
 	goodKey := types.NamespacedName{Namespace: tg.Namespace, Name: "good"}
-	tg.Routes = append(tg.Routes, goodKey)
-	wantMsg := "HTTPRoute " + tg.Routes[0].String() + ": rule 1 names shop-blue but not shop-green"
+	tg = k.target(tg, badKey, goodKey)
+	wantMsg := k.name + " " + badKey.String() + ": rule 1 names shop-blue but not shop-green"
 	g := &GatewayAPI{Client: env.Client, Reader: env.Client}
 
 	checkErr := func(op string, err error) {
@@ -176,16 +189,16 @@ func TestProblemRuleDoesNotStopTheGoodOnes(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: err = %v, want a RouteError", op, err)
 		}
-		if re.Reason != ReasonMissingBackendRef || re.Route != tg.Routes[0] || err.Error() != wantMsg {
-			t.Errorf("%s: err = %s %s %q, want %s %s %q", op, re.Reason, re.Route, err.Error(), ReasonMissingBackendRef, tg.Routes[0], wantMsg)
+		if re.Reason != ReasonMissingBackendRef || re.Route != badKey || re.Kind != k.name || err.Error() != wantMsg {
+			t.Errorf("%s: err = %s %s %s %q, want %s %s %s %q", op, re.Reason, re.Kind, re.Route, err.Error(), ReasonMissingBackendRef, k.name, badKey, wantMsg)
 		}
 	}
 	checkObs := func(step string, want Weights) {
 		t.Helper()
 		obs, err := g.Observe(ctx, tg)
 		checkErr(step+": Observe", err)
-		if len(obs.Routes) != 2 || obs.Routes[0].Route != tg.Routes[0] || obs.Routes[1].Route != goodKey {
-			t.Fatalf("%s: Observe states %+v, want one for %s then one for %s", step, obs.Routes, tg.Routes[0], goodKey)
+		if len(obs.Routes) != 2 || obs.Routes[0].Route != badKey || obs.Routes[1].Route != goodKey {
+			t.Fatalf("%s: Observe states %+v, want one for %s then one for %s", step, obs.Routes, badKey, goodKey)
 		}
 		st := obs.Routes[0]
 		if st.Problem == nil || st.Problem.Reason != ReasonMissingBackendRef || st.Problem.Error() != wantMsg {
@@ -210,28 +223,28 @@ func TestProblemRuleDoesNotStopTheGoodOnes(t *testing.T) {
 		t.Error("SetWeights reported no write")
 	}
 	checkErr("SetWeights", err)
-	if got := weightsOf(ctx, t, tg.Routes[0]); !slices.Equal(got, []Weights{w}) {
+	if got := weightsOf(ctx, t, k, badKey); !slices.Equal(got, []Weights{w}) {
 		t.Errorf("the good rule of the route with a problem carries %+v, want [%+v]", got, w)
 	}
-	stored := get(ctx, t, tg.Routes[0])
-	if rl := stored.Spec.Rules[1].BackendRefs; len(rl) != 1 || rl[0].Name != "shop-blue" || *rl[0].Weight != 1 {
+	stored := getAs(ctx, t, k, badKey)
+	if rl := stored.rules[1]; len(rl) != 1 || rl[0].Name != "shop-blue" || *rl[0].Weight != 1 {
 		t.Errorf("the problem rule was changed: %+v", rl)
 	}
-	if stored.Generation != bad.Generation+1 {
-		t.Errorf("generation = %d, want %d (one write)", stored.Generation, bad.Generation+1)
+	if g := stored.object.GetGeneration(); g != bad.object.GetGeneration()+1 {
+		t.Errorf("generation = %d, want %d (one write)", g, bad.object.GetGeneration()+1)
 	}
-	if got := weightsOf(ctx, t, goodKey); !slices.Equal(got, []Weights{w}) {
+	if got := weightsOf(ctx, t, k, goodKey); !slices.Equal(got, []Weights{w}) {
 		t.Errorf("the other route carries %+v, want [%+v]", got, w)
 	}
 	checkObs("after", w)
 
-	rv := stored.ResourceVersion
+	rv := stored.object.GetResourceVersion()
 	changed, err = g.SetWeights(ctx, tg, w)
 	if changed {
 		t.Error("a second SetWeights reported a write")
 	}
 	checkErr("second SetWeights", err)
-	if got := get(ctx, t, tg.Routes[0]).ResourceVersion; got != rv {
+	if got := getAs(ctx, t, k, badKey).object.GetResourceVersion(); got != rv {
 		t.Errorf("an unchanged SetWeights wrote the route: resourceVersion %s -> %s", rv, got)
 	}
 }

@@ -22,6 +22,8 @@ const (
 // a missing route or a rule lacking one color's backendRef. The controller
 // shows it as a condition instead of retrying.
 type RouteError struct {
+	// Kind is the kind of the route at fault, KindHTTPRoute or KindGRPCRoute.
+	Kind string
 	// Route is the route at fault.
 	Route types.NamespacedName
 	// Reason is one of the Reason constants, fit for a condition's reason.
@@ -36,14 +38,17 @@ func (e *RouteError) Error() string {
 	if e.Msg != "" {
 		return e.Msg
 	}
-	return fmt.Sprintf("HTTPRoute %s: %s", e.Route, e.Reason)
+	return fmt.Sprintf("%s %s: %s", e.Kind, e.Route, e.Reason)
 }
 
-func routeErrorf(route types.NamespacedName, reason, format string, args ...any) *RouteError {
+// routeErrorf returns the RouteError of the route of kind (e.g. "HTTPRoute")
+// and name route, its message prefixed with both.
+func routeErrorf(kind string, route types.NamespacedName, reason, format string, args ...any) *RouteError {
 	return &RouteError{
+		Kind:   kind,
 		Route:  route,
 		Reason: reason,
-		Msg:    fmt.Sprintf("HTTPRoute %s: ", route) + fmt.Sprintf(format, args...),
+		Msg:    fmt.Sprintf("%s %s: ", kind, route) + fmt.Sprintf(format, args...),
 	}
 }
 

@@ -34,8 +34,15 @@ func setup(t *testing.T) (context.Context, Target) {
 	}
 }
 
-// create stores r (namespace and name "shop" by default) and returns it as stored.
+// create stores r as an HTTPRoute (see createAs) and returns it as stored.
 func create(ctx context.Context, t *testing.T, ns string, r *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute {
+	t.Helper()
+	return createAs(ctx, t, testKinds[0], ns, r).object.(*gatewayv1.HTTPRoute)
+}
+
+// createAs stores r as a route of kind k (namespace and name "shop" by
+// default) and returns it as stored.
+func createAs(ctx context.Context, t *testing.T, k testKind, ns string, r *gatewayv1.HTTPRoute) routeView {
 	t.Helper()
 	if r.Namespace == "" {
 		r.Namespace = ns
@@ -45,19 +52,26 @@ func create(ctx context.Context, t *testing.T, ns string, r *gatewayv1.HTTPRoute
 	}
 	r.ResourceVersion = ""
 	r.Spec.ParentRefs = append(r.Spec.ParentRefs, gatewayv1.ParentReference{Name: "public-gw"})
-	if err := env.Client.Create(ctx, r); err != nil {
-		t.Fatalf("create HTTPRoute: %v", err)
+	o := k.as(r)
+	if err := env.Client.Create(ctx, o); err != nil {
+		t.Fatalf("create %s: %v", k.name, err)
 	}
-	return r
+	return mustView(k.kind, o)
 }
 
 func get(ctx context.Context, t *testing.T, key types.NamespacedName) *gatewayv1.HTTPRoute {
 	t.Helper()
-	var r gatewayv1.HTTPRoute
-	if err := env.Client.Get(ctx, key, &r); err != nil {
-		t.Fatalf("get HTTPRoute %s: %v", key, err)
+	return getAs(ctx, t, testKinds[0], key).object.(*gatewayv1.HTTPRoute)
+}
+
+// getAs reads the route key of kind k from the API server.
+func getAs(ctx context.Context, t *testing.T, k testKind, key types.NamespacedName) routeView {
+	t.Helper()
+	v, err := k.get(ctx, env.Client, key)
+	if err != nil {
+		t.Fatalf("get %s %s: %v", k.name, key, err)
 	}
-	return &r
+	return v
 }
 
 func observe(ctx context.Context, t *testing.T, tg Target) Observation {
@@ -70,39 +84,43 @@ func observe(ctx context.Context, t *testing.T, tg Target) Observation {
 }
 
 func TestSetWeightsTwoRules(t *testing.T) {
-	ctx, tg := setup(t)
-	create(ctx, t, tg.Namespace, route("",
-		rule(ref("shop-blue", 100), ref("shop-green", 0)),
-		rule(ref("shop-green", 0), ref("shop-blue", 100))))
-	g := &GatewayAPI{Client: env.Client, Reader: env.Client}
+	forEachKind(t, func(t *testing.T, k testKind) {
+		ctx, tg := setup(t)
+		key := tg.Routes[0]
+		tg = k.target(tg, key)
+		createAs(ctx, t, k, tg.Namespace, route("",
+			rule(ref("shop-blue", 100), ref("shop-green", 0)),
+			rule(ref("shop-green", 0), ref("shop-blue", 100))))
+		g := &GatewayAPI{Client: env.Client, Reader: env.Client}
 
-	w := Weights{Blue: 75, Green: 25}
-	changed, err := g.SetWeights(ctx, tg, w)
-	if err != nil || !changed {
-		t.Fatalf("SetWeights = %v, %v; want true, nil", changed, err)
-	}
-	obs := observe(ctx, t, tg)
-	if got, ok := obs.Weights(); !ok || got != w {
-		t.Fatalf("Observe weights = %+v, %v; want %+v, true (%+v)", got, ok, w, obs)
-	}
-	r := get(ctx, t, tg.Routes[0])
-	for i, rl := range r.Spec.Rules {
-		for _, b := range rl.BackendRefs {
-			want := map[string]int32{"shop-blue": 75, "shop-green": 25}[string(b.Name)]
-			if *b.Weight != want {
-				t.Errorf("rule %d: %s carries %d, want %d", i, b.Name, *b.Weight, want)
+		w := Weights{Blue: 75, Green: 25}
+		changed, err := g.SetWeights(ctx, tg, w)
+		if err != nil || !changed {
+			t.Fatalf("SetWeights = %v, %v; want true, nil", changed, err)
+		}
+		obs := observe(ctx, t, tg)
+		if got, ok := obs.Weights(); !ok || got != w || obs.Routes[0].Kind != k.name {
+			t.Fatalf("Observe weights = %+v, %v; want %+v, true, of a %s (%+v)", got, ok, w, k.name, obs)
+		}
+		r := getAs(ctx, t, k, key)
+		for i, refs := range r.rules {
+			for _, b := range refs {
+				want := map[string]int32{"shop-blue": 75, "shop-green": 25}[string(b.Name)]
+				if *b.Weight != want {
+					t.Errorf("rule %d: %s carries %d, want %d", i, b.Name, *b.Weight, want)
+				}
 			}
 		}
-	}
 
-	rv := r.ResourceVersion
-	changed, err = g.SetWeights(ctx, tg, w)
-	if err != nil || changed {
-		t.Fatalf("second SetWeights = %v, %v; want false, nil", changed, err)
-	}
-	if got := get(ctx, t, tg.Routes[0]).ResourceVersion; got != rv {
-		t.Errorf("an unchanged SetWeights wrote the route: resourceVersion %s -> %s", rv, got)
-	}
+		rv := r.object.GetResourceVersion()
+		changed, err = g.SetWeights(ctx, tg, w)
+		if err != nil || changed {
+			t.Fatalf("second SetWeights = %v, %v; want false, nil", changed, err)
+		}
+		if got := getAs(ctx, t, k, key).object.GetResourceVersion(); got != rv {
+			t.Errorf("an unchanged SetWeights wrote the route: resourceVersion %s -> %s", rv, got)
+		}
+	})
 }
 
 // richRoute has a steered rule with matches, filters and a third backend, a
@@ -209,27 +227,31 @@ func TestSetWeightsKeepsEverythingElse(t *testing.T) {
 }
 
 func TestRouteErrors(t *testing.T) {
+	forEachKind(t, testRouteErrors)
+}
+
+func testRouteErrors(t *testing.T, k testKind) {
 	ctx, tg := setup(t)
 	onlyBlue := route("", rule(ref("shop-blue", 100)))
 	onlyBlue.Name = "only-blue"
-	onlyBlue = create(ctx, t, tg.Namespace, onlyBlue)
+	stored := createAs(ctx, t, k, tg.Namespace, onlyBlue)
 	tests := map[string]struct {
 		route  string
 		reason string
 		msgHas []string
 	}{
-		"missing route": {route: "absent", reason: ReasonNotFound, msgHas: []string{tg.Namespace + "/absent", "not found"}},
-		"only blue":     {route: "only-blue", reason: ReasonMissingBackendRef, msgHas: []string{"rule 0 names shop-blue but not shop-green"}},
+		"missing route": {route: "absent", reason: ReasonNotFound, msgHas: []string{k.name + " " + tg.Namespace + "/absent: not found"}},
+		"only blue":     {route: "only-blue", reason: ReasonMissingBackendRef, msgHas: []string{k.name + " " + tg.Namespace + "/only-blue: rule 0 names shop-blue but not shop-green"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			target := tg
-			target.Routes = []types.NamespacedName{{Namespace: tg.Namespace, Name: tc.route}}
+			key := types.NamespacedName{Namespace: tg.Namespace, Name: tc.route}
+			target := k.target(tg, key)
 			g := &GatewayAPI{Client: env.Client, Reader: env.Client}
 			obs, obsErr := g.Observe(ctx, target)
-			if len(obs.Routes) != 1 || obs.Routes[0].Route != target.Routes[0] || obs.Routes[0].Problem == nil ||
+			if len(obs.Routes) != 1 || obs.Routes[0].Route != key || obs.Routes[0].Kind != k.name || obs.Routes[0].Problem == nil ||
 				obs.Routes[0].Problem.Reason != tc.reason || len(obs.Routes[0].Rules) != 0 {
-				t.Errorf("Observe states %+v, want one for %s with Problem %s and no rules", obs.Routes, target.Routes[0], tc.reason)
+				t.Errorf("Observe states %+v, want one for %s %s with Problem %s and no rules", obs.Routes, k.name, key, tc.reason)
 			}
 			if obs.Carries(Weights{Blue: 0, Green: 100}) || obs.Carries(Weights{}) {
 				t.Error("Observe says a route with no steered rule carries weights")
@@ -243,8 +265,8 @@ func TestRouteErrors(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s: err = %v, want a RouteError", op, err)
 				}
-				if re.Reason != tc.reason || re.Route != target.Routes[0] {
-					t.Errorf("%s: RouteError %+v, want reason %s on %s", op, re, tc.reason, target.Routes[0])
+				if re.Reason != tc.reason || re.Route != key || re.Kind != k.name {
+					t.Errorf("%s: RouteError %+v, want reason %s on %s %s", op, re, tc.reason, k.name, key)
 				}
 				for _, s := range tc.msgHas {
 					if !strings.Contains(re.Error(), s) {
@@ -254,7 +276,7 @@ func TestRouteErrors(t *testing.T) {
 			}
 		})
 	}
-	if got := get(ctx, t, types.NamespacedName{Namespace: tg.Namespace, Name: "only-blue"}); got.ResourceVersion != onlyBlue.ResourceVersion {
+	if got := getAs(ctx, t, k, stored.key()); got.object.GetResourceVersion() != stored.object.GetResourceVersion() {
 		t.Error("a route with a RouteError was written")
 	}
 }

@@ -1,7 +1,6 @@
 package traffic
 
 import (
-	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/ramp-dev/ramp/api/v1alpha1"
@@ -20,7 +19,7 @@ type steeredRule struct {
 
 // colorOf returns the color a backendRef names, or "" when it names neither
 // color Service of t. routeNS is the namespace of the route holding ref.
-func colorOf(ref gatewayv1.HTTPBackendRef, routeNS string, t Target) v1alpha1.Color {
+func colorOf(ref gatewayv1.BackendRef, routeNS string, t Target) v1alpha1.Color {
 	if ref.Kind != nil && *ref.Kind != "Service" {
 		return ""
 	}
@@ -51,12 +50,11 @@ func colorOf(ref gatewayv1.HTTPBackendRef, routeNS string, t Target) v1alpha1.Co
 // route without any problem rule nor any steered rule is a RouteError too.
 // The error is non-nil exactly when the route needs its owner's attention;
 // the rules returned are valid either way.
-func steeredRules(route *gatewayv1.HTTPRoute, t Target) ([]steeredRule, *RouteError) {
-	key := types.NamespacedName{Namespace: route.Namespace, Name: route.Name}
+func steeredRules(route routeView, t Target) ([]steeredRule, *RouteError) {
 	var out []steeredRule
 	var problem *RouteError
-	for i, rule := range route.Spec.Rules {
-		s, err := steeredRuleOf(key, i, rule, route.Namespace, t)
+	for i, refs := range route.rules {
+		s, err := steeredRuleOf(route, i, refs, t)
 		if err != nil {
 			if problem == nil {
 				problem = err
@@ -69,21 +67,22 @@ func steeredRules(route *gatewayv1.HTTPRoute, t Target) ([]steeredRule, *RouteEr
 		out = append(out, s)
 	}
 	if problem == nil && len(out) == 0 {
-		problem = routeErrorf(key, ReasonMissingBackendRef,
+		problem = routeErrorf(route.kind.name, route.key(), ReasonMissingBackendRef,
 			"no rule names both %s and %s in namespace %s as backendRefs", t.Blue, t.Green, t.Namespace)
 	}
 	return out, problem
 }
 
-// steeredRuleOf locates the color backendRefs of rule i of the route key:
-// both indices -1 when the rule names neither color, a RouteError when it
-// names one but not the other, or one twice.
-func steeredRuleOf(key types.NamespacedName, i int, rule gatewayv1.HTTPRouteRule, routeNS string, t Target) (steeredRule, *RouteError) {
+// steeredRuleOf locates the color backendRefs among refs, those of rule i
+// of route: both indices -1 when the rule names neither color, a RouteError
+// when it names one but not the other, or one twice.
+func steeredRuleOf(route routeView, i int, refs []gatewayv1.BackendRef, t Target) (steeredRule, *RouteError) {
 	s := steeredRule{Rule: i, Blue: -1, Green: -1}
-	for j, ref := range rule.BackendRefs {
+	kind, key := route.kind.name, route.key()
+	for j, ref := range refs {
 		var idx *int
 		var name string
-		switch colorOf(ref, routeNS, t) {
+		switch colorOf(ref, key.Namespace, t) {
 		case v1alpha1.Blue:
 			idx, name = &s.Blue, t.Blue
 		case v1alpha1.Green:
@@ -92,22 +91,22 @@ func steeredRuleOf(key types.NamespacedName, i int, rule gatewayv1.HTTPRouteRule
 			continue
 		}
 		if *idx >= 0 {
-			return s, routeErrorf(key, ReasonDuplicateBackendRef,
+			return s, routeErrorf(kind, key, ReasonDuplicateBackendRef,
 				"rule %d names %s more than once (backendRefs %d and %d)", i, name, *idx, j)
 		}
 		*idx = j
 	}
 	switch {
 	case s.Blue >= 0 && s.Green < 0:
-		return s, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Blue, t.Green)
+		return s, routeErrorf(kind, key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Blue, t.Green)
 	case s.Green >= 0 && s.Blue < 0:
-		return s, routeErrorf(key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Green, t.Blue)
+		return s, routeErrorf(kind, key, ReasonMissingBackendRef, "rule %d names %s but not %s", i, t.Green, t.Blue)
 	}
 	return s, nil
 }
 
 // weightOf returns the weight a backendRef carries, the CRD default when unset.
-func weightOf(ref gatewayv1.HTTPBackendRef) int32 {
+func weightOf(ref gatewayv1.BackendRef) int32 {
 	if ref.Weight == nil {
 		return defaultWeight
 	}
@@ -115,7 +114,7 @@ func weightOf(ref gatewayv1.HTTPBackendRef) int32 {
 }
 
 // ruleWeights returns the weights one steered rule carries.
-func ruleWeights(route *gatewayv1.HTTPRoute, s steeredRule) Weights {
-	refs := route.Spec.Rules[s.Rule].BackendRefs
+func ruleWeights(route routeView, s steeredRule) Weights {
+	refs := route.rules[s.Rule]
 	return Weights{Blue: weightOf(refs[s.Blue]), Green: weightOf(refs[s.Green])}
 }

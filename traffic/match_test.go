@@ -58,7 +58,7 @@ func TestColorOf(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := colorOf(tc.ref, tc.routeNS, shop); got != tc.want {
+			if got := colorOf(tc.ref.BackendRef, tc.routeNS, shop); got != tc.want {
 				t.Errorf("colorOf = %q, want %q", got, tc.want)
 			}
 		})
@@ -154,8 +154,8 @@ func TestSteeredRules(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, re := steeredRules(tc.route, shop)
+		runEachKind(t, name, func(t *testing.T, k testKind) {
+			got, re := steeredRules(k.of(tc.route), shop)
 			switch {
 			case tc.wantReason == "" && re != nil:
 				t.Errorf("unexpected error: %v", re)
@@ -165,8 +165,11 @@ func TestSteeredRules(t *testing.T) {
 				if re.Reason != tc.wantReason {
 					t.Errorf("reason = %q, want %q", re.Reason, tc.wantReason)
 				}
-				if tc.wantMsg != "" && re.Error() != tc.wantMsg {
-					t.Errorf("message = %q, want %q", re.Error(), tc.wantMsg)
+				if tc.wantMsg != "" && re.Error() != k.msg(tc.wantMsg) {
+					t.Errorf("message = %q, want %q", re.Error(), k.msg(tc.wantMsg))
+				}
+				if re.Kind != k.name {
+					t.Errorf("kind = %q, want %q", re.Kind, k.name)
 				}
 				if want := (types.NamespacedName{Namespace: tc.route.Namespace, Name: "shop"}); re.Route != want {
 					t.Errorf("route = %s, want %s", re.Route, want)

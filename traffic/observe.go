@@ -7,35 +7,33 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // Observe reads every route of t through the Client (usually a cache). It
 // reads all routes even when some fail; the error then joins the failures
 // (IsRouteError tells whether all are the user's to fix). The Observation
-// holds a state for every route, in order: a route with a problem rule has
+// holds a state for every route, in the order of Target.refs (HTTPRoutes,
+// then GRPCRoutes): a route with a problem rule has
 // its Problem set and the rules that can be steered; a route that could not
 // be read has no rules, and a Problem when it does not exist.
 func (g *GatewayAPI) Observe(ctx context.Context, t Target) (Observation, error) {
 	var obs Observation
 	var errs []error
-	for _, key := range t.Routes {
-		var route gatewayv1.HTTPRoute
-		if err := getRoute(ctx, g.Client, key, &route); err != nil {
+	for _, ref := range t.refs() {
+		route, err := ref.kind.get(ctx, g.Client, ref.key)
+		if err != nil {
 			errs = append(errs, err)
-			st := RouteState{Route: key}
+			st := RouteState{Kind: ref.kind.name, Route: ref.key}
 			if re, ok := err.(*RouteError); ok {
 				st.Problem = re
 			}
 			obs.Routes = append(obs.Routes, st)
 			continue
 		}
-		st := stateOf(&route, t)
+		st := stateOf(route, t)
 		if st.Problem != nil {
 			errs = append(errs, st.Problem)
 		}
@@ -44,25 +42,15 @@ func (g *GatewayAPI) Observe(ctx context.Context, t Target) (Observation, error)
 	return obs, errors.Join(errs...)
 }
 
-// getRoute reads a route, turning NotFound into a RouteError.
-func getRoute(ctx context.Context, r client.Reader, key types.NamespacedName, route *gatewayv1.HTTPRoute) error {
-	if err := r.Get(ctx, key, route); err != nil {
-		if apierrors.IsNotFound(err) {
-			return routeErrorf(key, ReasonNotFound, "not found")
-		}
-		return fmt.Errorf("get HTTPRoute %s: %w", key, err)
-	}
-	return nil
-}
-
 // stateOf returns what one route carries; Problem is set when the route
 // needs its owner's attention.
-func stateOf(route *gatewayv1.HTTPRoute, t Target) RouteState {
+func stateOf(route routeView, t Target) RouteState {
 	rules, problem := steeredRules(route, t)
 	st := RouteState{
-		Route:      types.NamespacedName{Namespace: route.Namespace, Name: route.Name},
+		Kind:       route.kind.name,
+		Route:      route.key(),
 		Problem:    problem,
-		Generation: route.Generation,
+		Generation: route.object.GetGeneration(),
 	}
 	for _, s := range rules {
 		st.Rules = append(st.Rules, ruleWeights(route, s))
@@ -86,12 +74,12 @@ func stateOf(route *gatewayv1.HTTPRoute, t Target) RouteState {
 // the first False message) when any says False, else true. Conditions of an
 // older generation and Unknown ones say nothing about what the route carries
 // now, so they are skipped.
-func accepted(route *gatewayv1.HTTPRoute) (*bool, string) {
+func accepted(route routeView) (*bool, string) {
 	var seen, ok = false, true
 	var msg string
-	for _, p := range route.Status.Parents {
+	for _, p := range route.parents {
 		c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
-		if c == nil || c.ObservedGeneration != route.Generation {
+		if c == nil || c.ObservedGeneration != route.object.GetGeneration() {
 			continue
 		}
 		switch c.Status {
@@ -121,22 +109,22 @@ const (
 // generation as it says: the first Accepted=False or ResolvedRefs=False
 // condition reported for that generation, naming the parent, or "" when
 // none is. Conditions of an older generation and Unknown ones say nothing.
-func rejected(route *gatewayv1.HTTPRoute) string {
-	key := types.NamespacedName{Namespace: route.Namespace, Name: route.Name}
+func rejected(route routeView) string {
+	key, gen := route.key(), route.object.GetGeneration()
 	var first string
 	more := 0
-	for _, p := range route.Status.Parents {
+	for _, p := range route.parents {
 		for _, typ := range []gatewayv1.RouteConditionType{gatewayv1.RouteConditionAccepted, gatewayv1.RouteConditionResolvedRefs} {
 			c := meta.FindStatusCondition(p.Conditions, string(typ))
-			if c == nil || c.ObservedGeneration != route.Generation || c.Status != metav1.ConditionFalse {
+			if c == nil || c.ObservedGeneration != gen || c.Status != metav1.ConditionFalse {
 				continue
 			}
 			if first != "" {
 				more++
 				continue
 			}
-			first = fmt.Sprintf("HTTPRoute %s: parent %s (controller %s) reports %s=False (%s)",
-				key, parentName(p.ParentRef, route.Namespace), truncate(string(p.ControllerName), maxStatusReason),
+			first = fmt.Sprintf("%s %s: parent %s (controller %s) reports %s=False (%s)",
+				route.kind.name, key, parentName(p.ParentRef, key.Namespace), truncate(string(p.ControllerName), maxStatusReason),
 				typ, truncate(c.Reason, maxStatusReason))
 			if c.Message != "" {
 				first += ": " + truncate(c.Message, maxStatusMessage)
@@ -186,14 +174,15 @@ func truncate(s string, n int) string {
 // pending names the first parent whose Accepted condition is of an older
 // generation than the route's: a gateway that reports on this route has not
 // caught up with its last change yet. "" when every reporting parent has.
-func pending(route *gatewayv1.HTTPRoute) string {
-	for _, p := range route.Status.Parents {
+func pending(route routeView) string {
+	key, gen := route.key(), route.object.GetGeneration()
+	for _, p := range route.parents {
 		c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
-		if c == nil || c.ObservedGeneration >= route.Generation {
+		if c == nil || c.ObservedGeneration >= gen {
 			continue
 		}
-		return fmt.Sprintf("HTTPRoute %s/%s: parent %s (controller %s) has not reported on generation %d yet",
-			route.Namespace, route.Name, parentName(p.ParentRef, route.Namespace), truncate(string(p.ControllerName), maxStatusReason), route.Generation)
+		return fmt.Sprintf("%s %s: parent %s (controller %s) has not reported on generation %d yet",
+			route.kind.name, key, parentName(p.ParentRef, key.Namespace), truncate(string(p.ControllerName), maxStatusReason), gen)
 	}
 	return ""
 }

@@ -13,9 +13,12 @@ import (
 type Target struct {
 	// Namespace is the namespace of the Rollout and of the two Services.
 	Namespace string
-	// Routes are the routes to steer, their namespaces already resolved
+	// Routes are the HTTPRoutes to steer, their namespaces already resolved
 	// (defaulting to Namespace is the caller's job).
 	Routes []types.NamespacedName
+	// GRPCRoutes are the GRPCRoutes to steer, likewise. They are steered
+	// exactly as HTTPRoutes.
+	GRPCRoutes []types.NamespacedName
 	// Blue is the name of the blue color's Service, e.g. "shop-blue".
 	Blue string
 	// Green is the name of the green color's Service, e.g. "shop-green".
@@ -47,6 +50,8 @@ func (w Weights) Of(c v1alpha1.Color) int32 {
 
 // RouteState is what one route carries now.
 type RouteState struct {
+	// Kind is the kind of the route read, KindHTTPRoute or KindGRPCRoute.
+	Kind string
 	// Route is the route read.
 	Route types.NamespacedName
 	// Rules are the weights of every steered rule (a rule naming both colors
@@ -105,8 +110,9 @@ func (r RouteState) carries(w Weights) bool {
 
 // Observation is what all routes of a Target carry.
 type Observation struct {
-	// Routes holds one state per route, in the order of Target.Routes; a
-	// route that could not be read has a state with no Rules (and a Problem
+	// Routes holds one state per route, the HTTPRoutes of Target.Routes
+	// then the GRPCRoutes of Target.GRPCRoutes, in order; a route that
+	// could not be read has a state with no Rules (and a Problem
 	// when it does not exist).
 	Routes []RouteState
 }
@@ -165,7 +171,7 @@ type Router interface {
 	SetWeights(ctx context.Context, t Target, w Weights) (changed bool, err error)
 }
 
-// GatewayAPI is the Router for Gateway API HTTPRoutes.
+// GatewayAPI is the Router for Gateway API HTTPRoutes and GRPCRoutes.
 type GatewayAPI struct {
 	// Client reads routes for Observe and the first attempt of SetWeights,
 	// and writes them; usually the manager's cached client.

@@ -27,10 +27,10 @@ type patchOp struct {
 // backendRef it touches, and replaces metadata.resourceVersion with the one
 // read, so that the API server refuses the patch with a Conflict when the
 // route changed in between instead of applying it to a different route.
-func weightOps(route *gatewayv1.HTTPRoute, rules []steeredRule, w Weights) []patchOp {
+func weightOps(route routeView, rules []steeredRule, w Weights) []patchOp {
 	var tests, sets []patchOp
 	for _, s := range rules {
-		refs := route.Spec.Rules[s.Rule].BackendRefs
+		refs := route.rules[s.Rule]
 		for _, ref := range []struct {
 			idx  int
 			want int32
@@ -47,7 +47,7 @@ func weightOps(route *gatewayv1.HTTPRoute, rules []steeredRule, w Weights) []pat
 	if len(sets) == 0 {
 		return nil
 	}
-	ops := append(tests, patchOp{Op: "replace", Path: "/metadata/resourceVersion", Value: route.ResourceVersion})
+	ops := append(tests, patchOp{Op: "replace", Path: "/metadata/resourceVersion", Value: route.object.GetResourceVersion()})
 	return append(ops, sets...)
 }
 
@@ -64,8 +64,8 @@ func (g *GatewayAPI) SetWeights(ctx context.Context, t Target, w Weights) (bool,
 	}
 	changed := false
 	var errs []error
-	for _, key := range t.Routes {
-		c, err := g.setRoute(ctx, t, key, w)
+	for _, ref := range t.refs() {
+		c, err := g.setRoute(ctx, t, ref, w)
 		changed = changed || c
 		if err != nil {
 			errs = append(errs, err)
@@ -78,41 +78,42 @@ func (g *GatewayAPI) SetWeights(ctx context.Context, t Target, w Weights) (bool,
 // its RouteError if it has a rule it cannot steer. The first read goes through the
 // Client; when the write finds the route changed since, it reads the route
 // live through the Reader and tries again, a few times without long sleeps.
-func (g *GatewayAPI) setRoute(ctx context.Context, t Target, key types.NamespacedName, w Weights) (bool, error) {
+func (g *GatewayAPI) setRoute(ctx context.Context, t Target, ref routeRef, w Weights) (bool, error) {
 	var reader client.Reader = g.Client
+	key := ref.key
 	changed := false
 	// problem is the RouteError of the route as last read, returned once the
 	// rules that can be steered are written.
 	var problem *RouteError
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var route gatewayv1.HTTPRoute
-		if err := getRoute(ctx, reader, key, &route); err != nil {
+		route, err := ref.kind.get(ctx, reader, key)
+		if err != nil {
 			return err
 		}
 		reader = g.live()
-		rules, re := steeredRules(&route, t)
+		rules, re := steeredRules(route, t)
 		problem = re
 		if len(rules) == 0 {
 			return nil
 		}
-		ops := weightOps(&route, rules, w)
+		ops := weightOps(route, rules, w)
 		if ops == nil {
 			return nil
 		}
 		body, err := json.Marshal(ops)
 		if err != nil {
-			return fmt.Errorf("encode patch of HTTPRoute %s: %w", key, err)
+			return fmt.Errorf("encode patch of %s %s: %w", ref.kind.name, key, err)
 		}
-		read := route.ResourceVersion
-		if err := g.Client.Patch(ctx, &route, client.RawPatch(types.JSONPatchType, body)); err != nil {
-			return g.patchError(ctx, key, read, err)
+		read := route.object.GetResourceVersion()
+		if err := g.Client.Patch(ctx, route.object, client.RawPatch(types.JSONPatchType, body)); err != nil {
+			return g.patchError(ctx, ref, read, err)
 		}
 		changed = true
 		return nil
 	})
 	if err != nil {
 		if _, ok := IsRouteError(err); !ok {
-			err = fmt.Errorf("set weights blue %d green %d on HTTPRoute %s: %w", w.Blue, w.Green, key, err)
+			err = fmt.Errorf("set weights blue %d green %d on %s %s: %w", w.Blue, w.Green, ref.kind.name, key, err)
 		}
 		if problem != nil {
 			// The route also has a rule to fix; a transient err still makes
@@ -131,23 +132,24 @@ func (g *GatewayAPI) setRoute(ctx context.Context, t Target, key types.Namespace
 // means the backendRefs moved since the route was read: when the live route
 // has a newer resourceVersion, that is a conflict like any other and is
 // retried.
-func (g *GatewayAPI) patchError(ctx context.Context, key types.NamespacedName, read string, err error) error {
+func (g *GatewayAPI) patchError(ctx context.Context, ref routeRef, read string, err error) error {
+	key := ref.key
 	switch {
 	case apierrors.IsNotFound(err):
-		return routeErrorf(key, ReasonNotFound, "not found")
+		return routeErrorf(ref.kind.name, key, ReasonNotFound, "not found")
 	case apierrors.IsConflict(err):
 		return err
 	case apierrors.IsInvalid(err) || isStatus(err, http.StatusUnprocessableEntity):
-		var live gatewayv1.HTTPRoute
-		if gerr := getRoute(ctx, g.live(), key, &live); gerr != nil {
+		live, gerr := ref.kind.get(ctx, g.live(), key)
+		if gerr != nil {
 			return errors.Join(err, gerr)
 		}
-		if live.ResourceVersion != read {
-			return apierrors.NewConflict(gatewayv1.Resource("httproutes"), key.Name,
+		if live.object.GetResourceVersion() != read {
+			return apierrors.NewConflict(gatewayv1.Resource(ref.kind.resource), key.Name,
 				fmt.Errorf("route changed since it was read: %w", err))
 		}
 	}
-	return fmt.Errorf("patch HTTPRoute %s: %w", key, err)
+	return fmt.Errorf("patch %s %s: %w", ref.kind.name, key, err)
 }
 
 func isStatus(err error, code int32) bool {

@@ -56,12 +56,13 @@ func TestWeightOps(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			rules, problem := steeredRules(tc.route, shop)
+		runEachKind(t, name, func(t *testing.T, k testKind) {
+			v := k.of(tc.route)
+			rules, problem := steeredRules(v, shop)
 			if problem != nil {
 				t.Fatal(problem)
 			}
-			ops := weightOps(tc.route, rules, tc.w)
+			ops := weightOps(v, rules, tc.w)
 			if tc.want == "" {
 				if ops != nil {
 					t.Fatalf("ops = %+v, want none", ops)
@@ -80,10 +81,14 @@ func TestWeightOps(t *testing.T) {
 }
 
 func TestWeightOpsSkipProblemRules(t *testing.T) {
-	r := route("shop",
+	forEachKind(t, testWeightOpsSkipProblemRules)
+}
+
+func testWeightOpsSkipProblemRules(t *testing.T, k testKind) {
+	r := k.of(route("shop",
 		rule(ref("shop-blue", 1)),
 		rule(ref("shop-blue", 100), ref("shop-green", 0)),
-		rule(ref("shop-green", 50), ref("shop-green", 50), ref("shop-blue", 0)))
+		rule(ref("shop-green", 50), ref("shop-green", 50), ref("shop-blue", 0))))
 	rules, problem := steeredRules(r, shop)
 	if problem == nil || problem.Reason != ReasonMissingBackendRef {
 		t.Fatalf("problem = %v, want MissingBackendRef", problem)
@@ -103,10 +108,14 @@ func TestWeightOpsSkipProblemRules(t *testing.T) {
 }
 
 func TestWeightOpsLeaveRouteAlone(t *testing.T) {
-	r := route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0)))
-	rules, _ := steeredRules(r, shop)
-	_ = weightOps(r, rules, Weights{Blue: 0, Green: 100})
-	if *r.Spec.Rules[0].BackendRefs[0].Weight != 100 || *r.Spec.Rules[0].BackendRefs[1].Weight != 0 {
-		t.Errorf("weightOps changed the route it read: %+v", r.Spec.Rules[0].BackendRefs)
-	}
+	forEachKind(t, func(t *testing.T, k testKind) {
+		r := k.of(route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0))))
+		rules, _ := steeredRules(r, shop)
+		_ = weightOps(r, rules, Weights{Blue: 0, Green: 100})
+		// Read the object afresh: the view's rules are a copy.
+		refs := mustView(k.kind, r.object).rules[0]
+		if *refs[0].Weight != 100 || *refs[1].Weight != 0 {
+			t.Errorf("weightOps changed the route it read: %+v", refs)
+		}
+	})
 }

@@ -81,10 +81,10 @@ func TestStateOf(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			st := stateOf(tc.route, shop)
-			if st.Route != (types.NamespacedName{Namespace: "shop", Name: "shop"}) {
-				t.Errorf("Route = %s", st.Route)
+		runEachKind(t, name, func(t *testing.T, k testKind) {
+			st := stateOf(k.of(tc.route), shop)
+			if st.Route != (types.NamespacedName{Namespace: "shop", Name: "shop"}) || st.Kind != k.name {
+				t.Errorf("Kind, Route = %s %s, want %s shop/shop", st.Kind, st.Route, k.name)
 			}
 			if !slices.Equal(st.Rules, tc.rules) {
 				t.Errorf("Rules = %+v, want %+v", st.Rules, tc.rules)
@@ -97,8 +97,8 @@ func TestStateOf(t *testing.T) {
 				t.Errorf("Problem = %v, want none", st.Problem)
 			case tc.problem != "" && st.Problem == nil:
 				t.Errorf("no Problem, want %s", tc.problem)
-			case st.Problem != nil && (st.Problem.Reason != tc.problem || st.Problem.Error() != tc.problemText):
-				t.Errorf("Problem = %s %q, want %s %q", st.Problem.Reason, st.Problem.Error(), tc.problem, tc.problemText)
+			case st.Problem != nil && (st.Problem.Reason != tc.problem || st.Problem.Error() != k.msg(tc.problemText)):
+				t.Errorf("Problem = %s %q, want %s %q", st.Problem.Reason, st.Problem.Error(), tc.problem, k.msg(tc.problemText))
 			}
 			if (st.Rejected != "") != tc.rejected {
 				t.Errorf("Rejected = %q, want rejected %v", st.Rejected, tc.rejected)
@@ -117,7 +117,7 @@ func TestCarries(t *testing.T) {
 	states := func(routes ...*gatewayv1.HTTPRoute) []RouteState {
 		var out []RouteState
 		for _, r := range routes {
-			out = append(out, stateOf(r, shop))
+			out = append(out, stateOf(mustView(httpRouteKind, r), shop))
 		}
 		return out
 	}
@@ -149,7 +149,13 @@ func TestCarries(t *testing.T) {
 			routes: states(route("shop", rule(ref("shop-blue", 75), ref("shop-green", 25)), rule(ref("shop-green", 25), ref("shop-blue", 75)))),
 			w:      Weights{75, 25}, want: true,
 		},
-		"two routes carry it":          {routes: states(steady(), other), w: Weights{100, 0}, want: true},
+		"two routes carry it": {routes: states(steady(), other), w: Weights{100, 0}, want: true},
+		"an HTTPRoute and a GRPCRoute carry it": {
+			routes: append(states(steady()), stateOf(mustView(grpcRouteKind, asGRPC(steady())), shop)), w: Weights{100, 0}, want: true,
+		},
+		"the GRPCRoute drifted": {
+			routes: append(states(steady()), stateOf(mustView(grpcRouteKind, asGRPC(otherDrifted)), shop)), w: Weights{100, 0},
+		},
 		"the second route drifted":     {routes: states(steady(), otherDrifted), w: Weights{100, 0}},
 		"a route that was not read":    {routes: append(states(steady()), RouteState{Route: types.NamespacedName{Namespace: "shop", Name: "other"}}), w: Weights{100, 0}},
 		"a route with a problem rule":  {routes: states(route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0)), rule(ref("shop-blue", 1)))), w: Weights{100, 0}},
@@ -177,8 +183,8 @@ func TestCarries(t *testing.T) {
 }
 
 func TestObservationRules(t *testing.T) {
-	a := stateOf(route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0)), rule(ref("shop-blue", 90), ref("shop-green", 10))), shop)
-	b := stateOf(route("shop", rule(ref("shop-blue", 1)), rule(ref("shop-blue", 75), ref("shop-green", 25))), shop)
+	a := stateOf(mustView(httpRouteKind, route("shop", rule(ref("shop-blue", 100), ref("shop-green", 0)), rule(ref("shop-blue", 90), ref("shop-green", 10)))), shop)
+	b := stateOf(mustView(grpcRouteKind, asGRPC(route("shop", rule(ref("shop-blue", 1)), rule(ref("shop-blue", 75), ref("shop-green", 25))))), shop)
 	tests := map[string]struct {
 		routes []RouteState
 		want   []Weights
@@ -239,16 +245,16 @@ func TestRejected(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := rejected(withStatus(route("shop"), tc.parents...)); got != tc.want {
-				t.Errorf("rejected =\n %q\nwant\n %q", got, tc.want)
+		runEachKind(t, name, func(t *testing.T, k testKind) {
+			if got := rejected(k.of(withStatus(route("shop"), tc.parents...))); got != k.msg(tc.want) {
+				t.Errorf("rejected =\n %q\nwant\n %q", got, k.msg(tc.want))
 			}
 		})
 	}
 
 	t.Run("a long message is cut", func(t *testing.T) {
 		long := strings.Repeat("é", 1000)
-		got := rejected(withStatus(route("shop"), parentStatus(cond("ResolvedRefs", "False", 3, "BackendNotFound", long))))
+		got := rejected(mustView(httpRouteKind, withStatus(route("shop"), parentStatus(cond("ResolvedRefs", "False", 3, "BackendNotFound", long)))))
 		head := prefix + "ResolvedRefs=False (BackendNotFound): "
 		if !strings.HasPrefix(got, head) {
 			t.Fatalf("rejected = %q, want it to start with %q", got, head)

@@ -97,11 +97,11 @@ func TestAccepted(t *testing.T) {
 		"no Accepted condition":    {parents: []gatewayv1.RouteParentStatus{{ParentRef: gatewayv1.ParentReference{Name: "gw"}}}},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
+		runEachKind(t, name, func(t *testing.T, k testKind) {
 			r := route("shop")
 			r.Generation = 3
 			r.Status.Parents = tc.parents
-			got, msg := accepted(r)
+			got, msg := accepted(k.of(r))
 			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) || msg != tc.msg {
 				t.Errorf("accepted = %v, %q; want %v, %q", fmtBool(got), msg, fmtBool(tc.want), tc.msg)
 			}

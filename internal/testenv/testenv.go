@@ -66,6 +66,7 @@ func RepoRoot() (string, error) {
 var gatewayCRDs = []string{
 	"gateway.networking.k8s.io_gatewayclasses.yaml",
 	"gateway.networking.k8s.io_gateways.yaml",
+	"gateway.networking.k8s.io_grpcroutes.yaml",
 	"gateway.networking.k8s.io_httproutes.yaml",
 	"gateway.networking.k8s.io_referencegrants.yaml",
 }

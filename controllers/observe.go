@@ -30,15 +30,30 @@ type world struct {
 func routeTarget(ro *v1.Rollout) traffic.Target {
 	t := traffic.Target{Namespace: ro.Namespace, Blue: ColorName(ro, v1.Blue), Green: ColorName(ro, v1.Green)}
 	if gw := ro.Spec.TrafficRouting.GatewayAPI; gw != nil {
-		for _, r := range gw.HTTPRoutes {
-			ns := r.Namespace
-			if ns == "" {
-				ns = ro.Namespace
-			}
-			t.Routes = append(t.Routes, types.NamespacedName{Namespace: ns, Name: r.Name})
-		}
+		t.Routes = routeKeys(ro, gw.HTTPRoutes)
+		t.GRPCRoutes = routeKeys(ro, gw.GRPCRoutes)
 	}
 	return t
+}
+
+// routeKeys resolves refs, a route's namespace defaulting to the Rollout's.
+func routeKeys(ro *v1.Rollout, refs []v1.RouteRef) []types.NamespacedName {
+	var out []types.NamespacedName
+	for _, r := range refs {
+		ns := r.Namespace
+		if ns == "" {
+			ns = ro.Namespace
+		}
+		out = append(out, types.NamespacedName{Namespace: ns, Name: r.Name})
+	}
+	return out
+}
+
+// routeFields name the spec field that lists routes of each kind, for the
+// route problems shown in status.
+var routeFields = map[string]string{
+	traffic.KindHTTPRoute: "spec.trafficRouting.gatewayAPI.httpRoutes",
+	traffic.KindGRPCRoute: "spec.trafficRouting.gatewayAPI.grpcRoutes",
 }
 
 // observe reads the color Deployments and the routes. Transient API errors
@@ -97,7 +112,7 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *v1.Rollout) (*world
 		if !ok {
 			return nil, fmt.Errorf("observe routes: %w", err)
 		}
-		w.obs.Route.Problem = "spec.trafficRouting.gatewayAPI.httpRoutes: " + re.Error()
+		w.obs.Route.Problem = routeFields[re.Kind] + ": " + re.Error()
 	}
 	return w, nil
 }

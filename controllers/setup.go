@@ -2,9 +2,12 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -15,10 +18,14 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/traffic"
 )
 
 // routeIndex indexes Rollouts by the "namespace/name" of each HTTPRoute they steer.
 const routeIndex = "ramp.dev/httproute"
+
+// grpcRouteIndex indexes Rollouts by the "namespace/name" of each GRPCRoute they steer.
+const grpcRouteIndex = "ramp.dev/grpcroute"
 
 // SetupWithManager registers the reconciler, its watches and its index.
 func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, workers int) error {
@@ -26,6 +33,15 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		ro := o.(*v1.Rollout)
 		var keys []string
 		for _, t := range routeTarget(ro).Routes {
+			keys = append(keys, t.String())
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, grpcRouteIndex, func(o client.Object) []string {
+		var keys []string
+		for _, t := range routeTarget(o.(*v1.Rollout)).GRPCRoutes {
 			keys = append(keys, t.String())
 		}
 		return keys
@@ -46,7 +62,17 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	if r.Checks == nil {
 		r.Checks = NewCheckPool(32)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	// GRPCRoutes are watched only where the cluster serves them, so that
+	// Ramp still starts without the GRPCRoute CRD (a Rollout naming a
+	// GRPCRoute there shows a route problem).
+	grpc, err := servesKind(mgr, gatewayv1.SchemeGroupVersion.WithKind(traffic.KindGRPCRoute))
+	if err != nil {
+		return err
+	}
+	if !grpc {
+		log.FromContext(ctx).Info("the cluster does not serve GRPCRoutes: not watching them")
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.Rollout{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
@@ -54,13 +80,33 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload)).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Named("rollout").
-		Complete(r)
+		Named("rollout")
+	if grpc {
+		b = b.Watches(&gatewayv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfGRPCRoute))
+	}
+	return b.Complete(r)
 }
 
 // rolloutsOfRoute maps an HTTPRoute to the Rollouts that steer it.
 func (r *RolloutReconciler) rolloutsOfRoute(ctx context.Context, o client.Object) []reconcile.Request {
 	return r.rolloutsBy(ctx, routeIndex, o)
+}
+
+// rolloutsOfGRPCRoute maps a GRPCRoute to the Rollouts that steer it.
+func (r *RolloutReconciler) rolloutsOfGRPCRoute(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.rolloutsBy(ctx, grpcRouteIndex, o)
+}
+
+// servesKind reports whether the API server serves gvk.
+func servesKind(mgr ctrl.Manager, gvk schema.GroupVersionKind) (bool, error) {
+	_, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	switch {
+	case meta.IsNoMatchError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up %s: %w", gvk.Kind, err)
+	}
+	return true, nil
 }
 
 // rolloutsOfWorkload maps a Deployment to the Rollouts whose workloadRef

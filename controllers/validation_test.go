@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
@@ -49,8 +50,18 @@ func TestInvalidRollouts(t *testing.T) {
 			delete(spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any), "max")
 		}, "a metric needs min or max"},
 		"no routes": {func(o map[string]any) {
-			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"httpRoutes": []any{}}}
-		}, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"httpRoutes": []any{}, "grpcRoutes": []any{}}}
+		}, "spec.trafficRouting.gatewayAPI: Invalid value: name at least one route in httpRoutes or grpcRoutes"},
+		"no route lists": {func(o map[string]any) {
+			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{}}
+		}, "spec.trafficRouting.gatewayAPI: Invalid value: name at least one route in httpRoutes or grpcRoutes"},
+		"17 grpcRoutes": {func(o map[string]any) {
+			var refs []any
+			for i := range 17 {
+				refs = append(refs, map[string]any{"name": fmt.Sprintf("r%d", i)})
+			}
+			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"grpcRoutes": refs}}
+		}, "spec.trafficRouting.gatewayAPI.grpcRoutes: Too many"},
 		"step replicas not a percentage": {func(o map[string]any) {
 			spec(o)["steps"] = []any{map[string]any{"weight": 10, "replicas": "half"}, map[string]any{"weight": 100}}
 		}, "spec.steps[0].replicas"},
@@ -86,6 +97,9 @@ func TestInvalidRollouts(t *testing.T) {
 			ro.Spec.Analysis.Metrics[0].Query = `rate(x{service="{{ .Canary }}"}[1m])`
 		}, true, "spec.analysis.metrics[0].query"},
 		"missing HTTPRoute": {func(ro *v1.Rollout) {}, false, "spec.trafficRouting.gatewayAPI.httpRoutes"},
+		"missing GRPCRoute": {func(ro *v1.Rollout) {
+			ro.Spec.TrafficRouting.GatewayAPI = &v1.GatewayAPIRouting{GRPCRoutes: []v1.RouteRef{{Name: ro.Name}}}
+		}, false, "spec.trafficRouting.gatewayAPI.grpcRoutes: GRPCRoute "},
 		"step replicas 0": {func(ro *v1.Rollout) {
 			zero := intstr.FromInt32(0)
 			ro.Spec.Steps = []v1.Step{{Weight: 10, Replicas: &zero}, {Weight: 100}}

@@ -51,6 +51,7 @@ type RolloutList struct {
 // RolloutSpec is the desired application and how a new version is rolled out.
 // +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.workloadRef)",message="exactly one of spec.template and spec.workloadRef must be given"
 // +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(oldSelf.workloadRef) || self.workloadRef.name == oldSelf.workloadRef.name",message="spec.workloadRef.name is immutable: delete the Rollout (which scales the old Deployment back up) to point it elsewhere"
+
 // A selector that does not match the template is reported on the Valid
 // condition (a CEL rule over the pod template's labels is too costly for
 // the API server's budget).
@@ -397,32 +398,40 @@ type ServicePort struct {
 
 // TrafficRouting names how traffic is split between the two colors.
 type TrafficRouting struct {
-	// gatewayAPI steers the weights of Gateway API HTTPRoutes.
+	// gatewayAPI steers the weights of Gateway API HTTPRoutes and GRPCRoutes.
 	// +required
 	GatewayAPI *GatewayAPIRouting `json:"gatewayAPI"`
 }
 
-// GatewayAPIRouting names the HTTPRoutes whose blue and green backendRef
-// weights Ramp sets. Each route must name both color Services in every rule
-// Ramp steers; nothing else in the route is changed.
+// GatewayAPIRouting names the HTTPRoutes and GRPCRoutes whose blue and green
+// backendRef weights Ramp sets. Each route must name both color Services in
+// every rule Ramp steers; nothing else in the route is changed. At least one
+// route of either kind is needed.
+// +kubebuilder:validation:XValidation:rule="(has(self.httpRoutes) ? size(self.httpRoutes) : 0) + (has(self.grpcRoutes) ? size(self.grpcRoutes) : 0) >= 1",message="name at least one route in httpRoutes or grpcRoutes"
 type GatewayAPIRouting struct {
-	// httpRoutes are the routes to steer.
-	// +required
+	// httpRoutes are the HTTPRoutes to steer.
+	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	HTTPRoutes []RouteRef `json:"httpRoutes"`
+	HTTPRoutes []RouteRef `json:"httpRoutes,omitempty"`
+
+	// grpcRoutes are the GRPCRoutes to steer, exactly as httpRoutes: only
+	// the weights of the two color backendRefs change.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	GRPCRoutes []RouteRef `json:"grpcRoutes,omitempty"`
 }
 
-// RouteRef names an HTTPRoute.
+// RouteRef names an HTTPRoute or a GRPCRoute.
 type RouteRef struct {
-	// name of the HTTPRoute.
+	// name of the route.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// namespace of the HTTPRoute; the Rollout's own when omitted.
+	// namespace of the route; the Rollout's own when omitted.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`

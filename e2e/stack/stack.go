@@ -99,7 +99,7 @@ func gatewayCRDs(root string) ([]string, error) {
 	}
 	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
 	var paths []string
-	for _, f := range []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"} {
+	for _, f := range []string{"gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants"} {
 		paths = append(paths, filepath.Join(dir, "gateway.networking.k8s.io_"+f+".yaml"))
 	}
 	return paths, nil

@@ -21,6 +21,7 @@ const serviceRange = "10.96.0.0/14"
 var gatewayCRDs = []string{
 	"gateway.networking.k8s.io_gatewayclasses.yaml",
 	"gateway.networking.k8s.io_gateways.yaml",
+	"gateway.networking.k8s.io_grpcroutes.yaml",
 	"gateway.networking.k8s.io_httproutes.yaml",
 	"gateway.networking.k8s.io_referencegrants.yaml",
 }

@@ -259,6 +259,9 @@ func (a *app) rollout(name, image string) *v1.Rollout {
 	ro.Spec.Service.TargetPort = &target
 	ro.Spec.Analysis.Prometheus.BearerTokenSecretRef = &v1.SecretKeyRef{Name: name + "-prom", Key: "token"}
 	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: 2 * time.Minute}
+	// It steers a GRPCRoute too, so that the chart's RBAC is proven for
+	// both kinds of route.
+	ro.Spec.TrafficRouting.GatewayAPI.GRPCRoutes = []v1.RouteRef{{Name: name}}
 	return ro
 }
 
@@ -283,7 +286,7 @@ func (a *app) create(objs ...client.Object) {
 // start creates the Secret, the route and a Rollout of image.
 func (a *app) start(name, image string) {
 	a.t.Helper()
-	a.create(a.tokenSecret(name), testenv.Route(a.ns, name), a.rollout(name, image))
+	a.create(a.tokenSecret(name), testenv.Route(a.ns, name), testenv.GRPCRoute(a.ns, name), a.rollout(name, image))
 }
 
 func (a *app) get(name string) *v1.Rollout {

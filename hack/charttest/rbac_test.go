@@ -23,6 +23,8 @@ var unusedAllowed = map[access]string{
 	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "httproutes"}: "a route patch that fails its resourceVersion test " +
 		"(someone else wrote the route since the cache saw it) reads the route live before trying again; the controller reads back its " +
 		"own writes (internal/fresh), so a run where only Ramp writes routes never conflicts",
+	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "grpcroutes"}: "as for httproutes: a GRPCRoute is read live " +
+		"only after a patch found it changed",
 }
 
 // The controller, running as the chart's ServiceAccount under the chart's
@@ -177,5 +179,9 @@ func rolloutPromoteRollback(t *testing.T, a *app, name string, healthy func() er
 	a.eventually(30*time.Second, "v3 rolled back", func() bool { return a.get(name).Status.Phase == v1.PhaseRolledBack }, describe, healthy)
 	// The decision is written to status first, then the route follows.
 	a.eventually(10*time.Second, "the route back at 100% green", func() bool { b, g := a.weights(name); return b == 0 && g == 100 }, describe, healthy)
+	a.eventually(10*time.Second, "the GRPCRoute back at 100% green too", func() bool {
+		b, g, err := testenv.GRPCRouteWeights(a.ctx, a.c, a.ns, name)
+		return err == nil && b == 0 && g == 100
+	}, describe, healthy)
 	a.eventually(20*time.Second, "blue scaled to zero after the rollback", func() bool { return a.replicas(name+"-blue") == 0 }, describe, healthy)
 }

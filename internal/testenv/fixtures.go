@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -68,18 +69,59 @@ func Route(namespace, name string) *gatewayv1.HTTPRoute {
 	}
 }
 
+// GRPCRoute is the user's GRPCRoute for a Rollout named name: the parent
+// and the one rule of Route, blue at 100 and green at 0.
+func GRPCRoute(namespace, name string) *gatewayv1.GRPCRoute {
+	h := Route(namespace, name)
+	var rule gatewayv1.GRPCRouteRule
+	for _, b := range h.Spec.Rules[0].BackendRefs {
+		rule.BackendRefs = append(rule.BackendRefs, gatewayv1.GRPCBackendRef{BackendRef: b.BackendRef})
+	}
+	return &gatewayv1.GRPCRoute{
+		ObjectMeta: h.ObjectMeta,
+		Spec:       gatewayv1.GRPCRouteSpec{CommonRouteSpec: h.Spec.CommonRouteSpec, Rules: []gatewayv1.GRPCRouteRule{rule}},
+	}
+}
+
 // RouteWeights reads the weights of the blue and green backendRefs of the
 // first rule of the HTTPRoute of a Rollout named name (1 where unset, the
 // Gateway API default).
 func RouteWeights(ctx context.Context, c client.Client, namespace, name string) (blue, green int32, err error) {
-	var r gatewayv1.HTTPRoute
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &r); err != nil {
+	return firstRuleWeights(ctx, c, &gatewayv1.HTTPRoute{}, namespace, name)
+}
+
+// GRPCRouteWeights reads the weights of the blue and green backendRefs of
+// the first rule of the GRPCRoute of a Rollout named name, as RouteWeights.
+func GRPCRouteWeights(ctx context.Context, c client.Client, namespace, name string) (blue, green int32, err error) {
+	return firstRuleWeights(ctx, c, &gatewayv1.GRPCRoute{}, namespace, name)
+}
+
+// firstRuleWeights reads the route namespace/name into route, an HTTPRoute
+// or a GRPCRoute, and returns the weights of name-blue and name-green in
+// its first rule. Both kinds store a rule's backendRefs alike, so it reads
+// them from the route's JSON.
+func firstRuleWeights(ctx context.Context, c client.Client, route client.Object, namespace, name string) (blue, green int32, err error) {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, route); err != nil {
 		return 0, 0, err
 	}
-	if len(r.Spec.Rules) == 0 {
-		return 0, 0, fmt.Errorf("HTTPRoute %s/%s has no rules", namespace, name)
+	b, err := json.Marshal(route)
+	if err != nil {
+		return 0, 0, err
 	}
-	for _, b := range r.Spec.Rules[0].BackendRefs {
+	var shape struct {
+		Spec struct {
+			Rules []struct {
+				BackendRefs []gatewayv1.BackendRef `json:"backendRefs"`
+			} `json:"rules"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &shape); err != nil {
+		return 0, 0, err
+	}
+	if len(shape.Spec.Rules) == 0 {
+		return 0, 0, fmt.Errorf("route %s/%s has no rules", namespace, name)
+	}
+	for _, b := range shape.Spec.Rules[0].BackendRefs {
 		w := int32(1)
 		if b.Weight != nil {
 			w = *b.Weight

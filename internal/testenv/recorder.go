@@ -10,8 +10,8 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
-// WeightRecorder records every distinct weight a Rollout's HTTPRoute
-// carries for one color, polling the API server every 10ms.
+// WeightRecorder records every distinct weight a Rollout's HTTPRoute (or
+// GRPCRoute) carries for one color, polling the API server every 10ms.
 type WeightRecorder struct {
 	mu   sync.Mutex
 	seen []int32
@@ -21,13 +21,24 @@ type WeightRecorder struct {
 // RecordWeights starts recording the weights of color on the route of the
 // Rollout named name until Stop or ctx ends.
 func RecordWeights(ctx context.Context, c client.Client, namespace, name string, color v1.Color) *WeightRecorder {
+	return recordWeights(ctx, c, namespace, name, color, RouteWeights)
+}
+
+// RecordGRPCWeights records as RecordWeights, the weights of the GRPCRoute
+// of the Rollout named name.
+func RecordGRPCWeights(ctx context.Context, c client.Client, namespace, name string, color v1.Color) *WeightRecorder {
+	return recordWeights(ctx, c, namespace, name, color, GRPCRouteWeights)
+}
+
+func recordWeights(ctx context.Context, c client.Client, namespace, name string, color v1.Color,
+	read func(context.Context, client.Client, string, string) (int32, int32, error)) *WeightRecorder {
 	ctx, cancel := context.WithCancel(ctx)
 	wr := &WeightRecorder{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			if blue, green, err := RouteWeights(ctx, c, namespace, name); err == nil {
+			if blue, green, err := read(ctx, c, namespace, name); err == nil {
 				w := blue
 				if color == v1.Green {
 					w = green

@@ -14,10 +14,11 @@ and Services are read from the informer cache (list and watch); Rollouts are
 patched for the ramp.dev/traffic finalizer. A color Deployment or Service the
 label-filtered cache does not hold is looked up live (get), so that an object
 of that name that is not Ramp's is refused rather than taken over. Secrets
-(the Prometheus bearer token) and HTTPRoutes (after a write found the route
-changed) are read live. RBAC cannot narrow Secret access by label, so the
-controller does: it uses only Secrets labelled ramp.dev/credentials: "true"
-and refuses every other Secret a Rollout names before looking at its data.
+(the Prometheus bearer token) and HTTPRoutes and GRPCRoutes (after a write
+found the route changed) are read live. RBAC cannot narrow Secret access by
+label, so the controller does: it uses only Secrets labelled
+ramp.dev/credentials: "true" and refuses every other Secret a Rollout names
+before looking at its data.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -36,7 +37,7 @@ and refuses every other Secret a Rollout names before looking at its data.
   resources: ["secrets"]
   verbs: ["get"]
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes"]
+  resources: ["grpcroutes", "httproutes"]
   verbs: ["get", "list", "patch", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -30,15 +30,7 @@ func TestPromotionWalksDefaultSteps(t *testing.T) {
 	if got, want := rec.Weights(), []int32{0, 1, 5, 25, 50, 100}; !slices.Equal(got, want) {
 		t.Fatalf("green weights seen on the route: %v, want %v", got, want)
 	}
-	ro := f.get("shop")
-	for _, m := range ro.Status.Analysis.Metrics {
-		if m.Phase != v1.CheckPassed {
-			t.Errorf("metric %s ended %s, want Passed", m.Name, m.Phase)
-		}
-	}
-	if ro.Status.CanaryRevision != "" || ro.Status.StableRevision == "" {
-		t.Errorf("after promotion: stable %q canary %q", ro.Status.StableRevision, ro.Status.CanaryRevision)
-	}
+	f.expectPassedAndPromoted("shop")
 	if b, g := f.weights("shop"); b != 0 || g != 100 {
 		t.Fatalf("after promotion the route carries blue=%d green=%d, want 0/100", b, g)
 	}
@@ -52,5 +44,20 @@ func TestPromotionWalksDefaultSteps(t *testing.T) {
 	f.eventually(10*time.Second, "blue scaled to zero", func() bool { return f.replicas("shop-blue") == 0 })
 	if waited := time.Since(promotedAt); waited < time.Second {
 		t.Errorf("blue scaled to zero %s after promotion, before scaleDownDelay 2s", waited)
+	}
+}
+
+// expectPassedAndPromoted checks that every metric of the promoted Rollout
+// name ended Passed and that its revision is stable, none canary.
+func (f *fixture) expectPassedAndPromoted(name string) {
+	f.t.Helper()
+	ro := f.get(name)
+	for _, m := range ro.Status.Analysis.Metrics {
+		if m.Phase != v1.CheckPassed {
+			f.t.Errorf("metric %s ended %s, want Passed", m.Name, m.Phase)
+		}
+	}
+	if ro.Status.CanaryRevision != "" || ro.Status.StableRevision == "" {
+		f.t.Errorf("after promotion: stable %q canary %q", ro.Status.StableRevision, ro.Status.CanaryRevision)
 	}
 }

@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,7 @@ func TestBreachRollsBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.healthy(f.rollout("cart", "cart:v1"))
-	f.setImage("cart", "cart:v2")
-	f.eventually(20*time.Second, "the 25% step in effect", func() bool {
-		st := f.get("cart").Status
-		return st.CanaryWeight == 25 && st.StepStartedAt != nil
-	})
+	f.toStep("cart", "cart:v2", 25)
 
 	prom.Set(f.ns, "cart-green", errorMetric, testenv.Answer{Value: 0.2})
 	breachAt := time.Now()
@@ -67,6 +64,17 @@ func TestBreachRollsBack(t *testing.T) {
 	if _, g := f.weights("cart"); g != 0 || f.phase("cart") != v1.PhaseRolledBack {
 		t.Fatalf("rolled-back revision moved again: green=%d phase=%s", g, f.phase("cart"))
 	}
+}
+
+// toStep sets the Rollout's image and waits until the step of weight is in
+// effect.
+func (f *fixture) toStep(name, image string, weight int32) {
+	f.t.Helper()
+	f.setImage(name, image)
+	f.eventually(20*time.Second, fmt.Sprintf("the %d%% step in effect", weight), func() bool {
+		st := f.get(name).Status
+		return st.CanaryWeight == weight && st.StepStartedAt != nil
+	})
 }
 
 // hasEvent reports whether an event with reason and a note containing text

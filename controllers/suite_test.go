@@ -174,10 +174,17 @@ func (f *fixture) annotate(name, key, value string) {
 	})
 }
 
-// weights reads the blue and green weights of the route's first rule.
+// weights reads the blue and green weights of the HTTPRoute's first rule.
 func (f *fixture) weights(route string) (blue, green int32) {
 	f.t.Helper()
-	blue, green, err := testenv.RouteWeights(f.ctx, f.c, f.ns, route)
+	return f.weightsOf(testenv.RouteWeights, route)
+}
+
+// weightsOf reads the blue and green weights of the route's first rule
+// with read (testenv.RouteWeights or testenv.GRPCRouteWeights).
+func (f *fixture) weightsOf(read func(context.Context, client.Client, string, string) (int32, int32, error), route string) (blue, green int32) {
+	f.t.Helper()
+	blue, green, err := read(f.ctx, f.c, f.ns, route)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -119,12 +119,25 @@ func (r *RolloutReconciler) keepingColor(ctx context.Context, ro *v1.Rollout) (v
 // Service, so that the garbage collector leaves them serving.
 func (r *RolloutReconciler) release(ctx context.Context, ro *v1.Rollout, c v1.Color) error {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ColorName(ro, c)}
-	for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}} {
-		if err := r.Client.Get(ctx, key, obj); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
+	deployment := &appsv1.Deployment{}
+	objs := []client.Object{deployment, &corev1.Service{}}
+	for i := 0; i < len(objs); i++ {
+		obj := objs[i]
+		if _, isConfig := obj.(*corev1.ConfigMap); !isConfig {
+			obj.SetName(key.Name)
+		}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: obj.GetName()}, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get %s to release it: %w", obj.GetName(), err)
+		}
+		if obj == deployment {
+			// The ConfigMap copies its pods use must outlive the Rollout too.
+			for _, name := range configsOf(&deployment.Spec.Template) {
+				objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}})
 			}
-			return fmt.Errorf("get %s to release it: %w", key.Name, err)
 		}
 		refs := obj.GetOwnerReferences()
 		kept := refs[:0:0]
@@ -139,7 +152,7 @@ func (r *RolloutReconciler) release(ctx context.Context, ro *v1.Rollout, c v1.Co
 		base := obj.DeepCopyObject().(client.Object)
 		obj.SetOwnerReferences(kept)
 		if err := r.Client.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-			return fmt.Errorf("release %s: %w", key.Name, err)
+			return fmt.Errorf("release %s: %w", obj.GetName(), err)
 		}
 	}
 	return nil

@@ -60,6 +60,7 @@ type RolloutReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=grpcroutes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -87,10 +88,16 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	// After the finalizer's patch, whose answer would overwrite it.
-	workload, workloadProblem, err := r.resolveWorkload(ctx, &ro)
+	workload, templateProblem, err := r.resolveWorkload(ctx, &ro)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if templateProblem == "" {
+		if templateProblem, err = r.resolveConfigs(ctx, &ro); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	resolved := ro.Spec.Template.DeepCopy() // what the colors run: in memory only
 	svcProblems, svcErr := r.ensureServices(ctx, &ro)
 	w, err := r.observe(ctx, &ro)
 	if err != nil {
@@ -98,8 +105,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	w.workload = workload
 	w.obs.Workload = workloadObservation(&ro, workload)
-	if workloadProblem != "" {
-		w.obs.SpecProblems = append([]string{workloadProblem}, w.obs.SpecProblems...)
+	if templateProblem != "" {
+		w.obs.SpecProblems = append([]string{templateProblem}, w.obs.SpecProblems...)
 	}
 	w.obs.Problems = append(w.obs.Problems, svcProblems...)
 	w.obs.Now = r.now()
@@ -125,7 +132,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.patchStatus(ctx, writer, &ro, d.Status); err != nil {
 		return ctrl.Result{}, err
 	}
-	useWorkloadTemplate(&ro, workload) // the patch's answer holds the stored spec
+	ro.Spec.Template = *resolved // the patch's answer holds the stored spec
 	r.observeMetrics(&ro, prev, &d, w.obs.Now)
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal
@@ -155,10 +162,14 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if svcErr != nil {
 		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
 	}
+	if err := r.cleanConfigCopies(ctx, &ro, w); err != nil {
+		return ctrl.Result{}, err
+	}
 	requeue := d.RequeueAfter
-	if workloadProblem != "" && (requeue == 0 || requeue > workloadRetry) {
-		// The cache does not hold a Deployment Ramp has not labelled yet:
-		// look for it again, so the Rollout goes on once it appears.
+	if templateProblem != "" && (requeue == 0 || requeue > workloadRetry) {
+		// The cache does not hold a Deployment or ConfigMap Ramp has not
+		// labelled yet: look for it again, so the Rollout goes on once it
+		// appears.
 		requeue = workloadRetry
 	}
 	if checking && requeue > 0 && requeue < checkingRequeue {

@@ -48,6 +48,11 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, configIndex, func(o client.Object) []string {
+		return configKeys(o.(*v1.Rollout))
+	}); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, workloadIndex, func(o client.Object) []string {
 		if k := workloadKey(o.(*v1.Rollout)); k != "" {
 			return []string{k}
@@ -78,6 +83,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&corev1.Service{}).
 		Watches(&gatewayv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfRoute)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig)).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("rollout")
@@ -116,6 +122,14 @@ func (r *RolloutReconciler) rolloutsOfWorkload(ctx context.Context, o client.Obj
 		return nil
 	}
 	return r.rolloutsBy(ctx, workloadIndex, o)
+}
+
+// rolloutsOfConfig maps a ConfigMap to the Rollouts whose configRefs list it.
+func (r *RolloutReconciler) rolloutsOfConfig(ctx context.Context, o client.Object) []reconcile.Request {
+	if o.GetLabels()[v1.LabelConfig] != configSource {
+		return nil
+	}
+	return r.rolloutsBy(ctx, configIndex, o)
 }
 
 // rolloutsBy lists the Rollouts whose index entry is o's namespace/name.

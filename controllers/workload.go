@@ -56,16 +56,8 @@ func (r *RolloutReconciler) resolveWorkload(ctx context.Context, ro *v1.Rollout)
 			return nil, "", fmt.Errorf("label workload %s: %w", ref.Name, err)
 		}
 	}
-	useWorkloadTemplate(ro, d)
+	ro.Spec.Template = *d.Spec.Template.DeepCopy()
 	return d, "", nil
-}
-
-// useWorkloadTemplate puts the workload's pod template into ro's spec, in
-// memory only.
-func useWorkloadTemplate(ro *v1.Rollout, d *appsv1.Deployment) {
-	if d != nil {
-		ro.Spec.Template = *d.Spec.Template.DeepCopy()
-	}
 }
 
 // getWorkload reads the referenced Deployment through the cache and, when
@@ -109,8 +101,8 @@ func (r *RolloutReconciler) scaleWorkload(ctx context.Context, d *appsv1.Deploym
 	return client.IgnoreNotFound(r.Client.Patch(ctx, d, client.MergeFrom(base)))
 }
 
-// workloadRetry is how often a Rollout whose workloadRef names no
-// Deployment looks for it again.
+// workloadRetry is how often a Rollout whose workloadRef or configRefs
+// name an object that is not there looks for it again.
 const workloadRetry = 5 * time.Second
 
 // workloadBackTimeout bounds how long a deletion waits for the referenced

@@ -304,6 +304,11 @@ const (
 	// of its namespace may name as Prometheus credentials; Ramp reads no
 	// other Secret.
 	LabelCredentials = "ramp.dev/credentials"
+	// LabelConfig marks a ConfigMap a Rollout's configRefs list (source)
+	// and the per-revision copies Ramp makes of it (copy).
+	LabelConfig = "ramp.dev/config"
+	// AnnotationConfigSource names the ConfigMap a copy was made of.
+	AnnotationConfigSource = "ramp.dev/config-source"
 )
 
 // ApprovalAnnotationPrefix starts the key of an approval annotation:

@@ -92,6 +92,21 @@ type RolloutSpec struct {
 	// +optional
 	WorkloadRef *WorkloadRef `json:"workloadRef,omitempty"`
 
+	// configRefs are ConfigMaps the pods use whose content is part of each
+	// revision: a change of their data starts a rollout as a change of the
+	// template does. Each revision runs its own immutable copy
+	// (<rollout>-<name>-<hash of the data>, owned by the Rollout), and the
+	// pod template's references to a listed ConfigMap (volumes, projected
+	// volumes, envFrom, env valueFrom) are pointed at that copy, so that the
+	// stable color keeps the content it was checked with until the canary
+	// passed. Copies no color uses any more are deleted. Ramp labels each
+	// listed ConfigMap ramp.dev/config: source to watch it.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ConfigRefs []ConfigRef `json:"configRefs,omitempty"`
+
 	// service describes the Services Ramp creates for each color.
 	// +required
 	Service ServiceSpec `json:"service"`
@@ -222,6 +237,22 @@ type Metadata struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ConfigRef names a ConfigMap in the Rollout's namespace.
+type ConfigRef struct {
+	// kind of the object: ConfigMap.
+	// +optional
+	// +kubebuilder:default=ConfigMap
+	// +kubebuilder:validation:Enum=ConfigMap
+	Kind string `json:"kind,omitempty"`
+	// name of the ConfigMap. Its copies are named
+	// <rollout>-<name>-<10 hex>, hence at most 180 characters.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=180
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
 }
 
 // WorkloadRef names the Deployment whose pod template a Rollout rolls out.

@@ -23,6 +23,13 @@ var unusedAllowed = map[access]string{
 	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "httproutes"}: "a route patch that fails its resourceVersion test " +
 		"(someone else wrote the route since the cache saw it) reads the route live before trying again; the controller reads back its " +
 		"own writes (internal/fresh), so a run where only Ramp writes routes never conflicts",
+	{Verb: "get", Group: "", Resource: "configmaps"}: "only a Rollout with spec.configRefs reads the ConfigMaps it lists " +
+		"(live until they are labelled); controllers/configs_test.go exercises it",
+	{Verb: "create", Group: "", Resource: "configmaps"}: "only a Rollout with spec.configRefs creates the copy of each " +
+		"listed ConfigMap per revision; controllers/configs_test.go exercises it",
+	{Verb: "patch", Group: "", Resource: "configmaps"}: "only a Rollout with spec.configRefs labels the ConfigMaps it lists",
+	{Verb: "delete", Group: "", Resource: "configmaps"}: "copies are deleted once no color uses them, after a third " +
+		"revision of a Rollout with spec.configRefs",
 	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "grpcroutes"}: "as for httproutes: a GRPCRoute is read live " +
 		"only after a patch found it changed",
 }

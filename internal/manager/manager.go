@@ -116,9 +116,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		o.LeaderElectionID = "ramp-controller.ramp.dev"
 	}
 	skip := o.SkipNameValidation
-	// The cache holds only Ramp's own Deployments and Services (by label),
+	// The cache holds only Ramp's own Deployments, Services and ConfigMaps (by label),
 	// without managedFields: memory stays proportional to the Rollouts.
 	owned, err := labels.Parse(v1.LabelRollout)
+	if err != nil {
+		return nil, err
+	}
+	configs, err := labels.Parse(v1.LabelConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +131,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}: {Label: owned},
 			&corev1.Service{}:    {Label: owned},
+			// ConfigMaps that configRefs list, and Ramp's copies of them.
+			&corev1.ConfigMap{}: {Label: configs},
 		},
 	}
 	if len(o.Namespaces) > 0 {

@@ -18,7 +18,10 @@ of that name that is not Ramp's is refused rather than taken over. Secrets
 found the route changed) are read live. RBAC cannot narrow Secret access by
 label, so the controller does: it uses only Secrets labelled
 ramp.dev/credentials: "true" and refuses every other Secret a Rollout names
-before looking at its data.
+before looking at its data. ConfigMaps: the cache holds those labelled
+ramp.dev/config (the ones configRefs list, and the immutable copies Ramp
+makes of them per revision and deletes once no color uses them); a listed
+ConfigMap not labelled yet is read live.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -36,6 +39,9 @@ before looking at its data.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["create", "delete", "get", "list", "patch", "watch"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["grpcroutes", "httproutes"]
   verbs: ["get", "list", "patch", "watch"]

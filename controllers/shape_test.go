@@ -13,22 +13,19 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
-func (f *fixture) service(name string) *corev1.Service {
-	f.t.Helper()
-	var s corev1.Service
-	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, &s); err != nil {
-		f.t.Fatal(err)
-	}
-	return &s
-}
+func (f *fixture) service(name string) *corev1.Service { return fetch(f, name, &corev1.Service{}) }
 
 func (f *fixture) deploymentObj(name string) *appsv1.Deployment {
+	return fetch(f, name, &appsv1.Deployment{})
+}
+
+// fetch reads the object name of the test's namespace into obj.
+func fetch[T client.Object](f *fixture, name string, obj T) T {
 	f.t.Helper()
-	var d appsv1.Deployment
-	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, &d); err != nil {
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, obj); err != nil {
 		f.t.Fatal(err)
 	}
-	return &d
+	return obj
 }
 
 // TestGeneratedObjectsCanBeShaped: the color Services take the user's

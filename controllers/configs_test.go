@@ -88,6 +88,7 @@ func TestConfigChangeIsACanary(t *testing.T) {
 	if says != "bye" || second == first {
 		t.Fatalf("green mounts %s saying %q, want a new copy saying bye", second, says)
 	}
+	t.Logf("at the gate: blue mounts %s, green mounts %s; %s", first, second, f.get("shop").Status.Message)
 	if name, says := f.configOf("shop-blue"); name != first || says != "hello" {
 		t.Fatalf("the stable color mounts %s saying %q while the canary runs, want %s saying hello", name, says, first)
 	}

@@ -111,6 +111,19 @@ func TestConfigChangeIsACanary(t *testing.T) {
 	if !f.configExists(second) {
 		t.Fatalf("the copy %s green still uses was deleted", second)
 	}
+
+	// Deleting the Rollout (deletionPolicy Release) releases the serving
+	// color's copy with its Deployment, so the garbage collector keeps it.
+	if err := f.c.Delete(f.ctx, f.get("shop")); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually(20*time.Second, "Rollout gone", func() bool {
+		var ro v1.Rollout
+		return apierrors.IsNotFound(f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: "shop"}, &ro))
+	})
+	if refs := fetch(f, third, &corev1.ConfigMap{}).OwnerReferences; len(refs) != 0 {
+		t.Fatalf("the copy %s blue serves with keeps owner references %v: the garbage collector would delete it", third, refs)
+	}
 }
 
 // TestMissingConfigIsReported: a listed ConfigMap that does not exist is a
@@ -122,4 +135,38 @@ func TestMissingConfigIsReported(t *testing.T) {
 	ro.Spec.ConfigRefs = []v1.ConfigRef{{Name: "absent"}}
 	f.create(f.route("cfg"), ro)
 	f.expectInvalid("missing ConfigMap", "cfg", "spec.configRefs[0]: ConfigMap "+f.ns+"/absent not found")
+}
+
+// TestSecretConfig: a Secret its owner labelled ramp.dev/config: source is
+// copied per revision like a ConfigMap; an unlabelled one is refused before
+// Ramp looks at its data.
+func TestSecretConfig(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.ns, Labels: map[string]string{v1.LabelConfig: "source"}},
+		Type:       corev1.SecretTypeOpaque, Data: map[string][]byte{"password": []byte("s3cret")},
+	})
+	ro := f.rollout("shop", "shop:v1")
+	ro.Spec.ConfigRefs = []v1.ConfigRef{{Kind: "Secret", Name: "db"}}
+	ro.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}}
+	f.healthy(ro)
+	name := f.deploymentObj("shop-blue").Spec.Template.Spec.Containers[0].Env[0].ValueFrom.SecretKeyRef.Name
+	if !strings.HasPrefix(name, "shop-db-") {
+		t.Fatalf("blue reads its password from %s, want a copy shop-db-<hash>", name)
+	}
+	cp := fetch(f, name, &corev1.Secret{})
+	if string(cp.Data["password"]) != "s3cret" || cp.Type != corev1.SecretTypeOpaque || cp.Immutable == nil || !*cp.Immutable {
+		t.Fatalf("copy %s: type %s immutable %v data %v", name, cp.Type, cp.Immutable, cp.Data)
+	}
+
+	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: f.ns}, Data: map[string][]byte{"k": []byte("v")}})
+	bad := f.rollout("bad", "bad:v1")
+	bad.Spec.ConfigRefs = []v1.ConfigRef{{Kind: "Secret", Name: "other"}}
+	f.create(f.route("bad"), bad)
+	f.expectInvalid("unlabelled Secret", "bad", "is not labelled ramp.dev/config: source")
+	if s := fetch(f, "other", &corev1.Secret{}); s.Labels[v1.LabelConfig] != "" {
+		t.Fatalf("Ramp labelled a Secret it was not given: %v", s.Labels)
+	}
 }

@@ -123,8 +123,8 @@ func (r *RolloutReconciler) release(ctx context.Context, ro *v1.Rollout, c v1.Co
 	objs := []client.Object{deployment, &corev1.Service{}}
 	for i := 0; i < len(objs); i++ {
 		obj := objs[i]
-		if _, isConfig := obj.(*corev1.ConfigMap); !isConfig {
-			obj.SetName(key.Name)
+		if obj.GetName() == "" {
+			obj.SetName(key.Name) // the color's Deployment and Service
 		}
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: obj.GetName()}, obj)
 		if apierrors.IsNotFound(err) {
@@ -135,8 +135,12 @@ func (r *RolloutReconciler) release(ctx context.Context, ro *v1.Rollout, c v1.Co
 		}
 		if obj == deployment {
 			// The ConfigMap copies its pods use must outlive the Rollout too.
-			for _, name := range configsOf(&deployment.Spec.Template) {
-				objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}})
+			for _, k := range configKinds {
+				k.refs(&deployment.Spec.Template, func(name *string) {
+					o := k.newObj()
+					o.SetName(*name)
+					objs = append(objs, o)
+				})
 			}
 		}
 		refs := obj.GetOwnerReferences()

@@ -83,7 +83,8 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Owns(&corev1.Service{}).
 		Watches(&gatewayv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfRoute)).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfWorkload)).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig("ConfigMap"))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig("Secret"))).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("rollout")
@@ -124,19 +125,27 @@ func (r *RolloutReconciler) rolloutsOfWorkload(ctx context.Context, o client.Obj
 	return r.rolloutsBy(ctx, workloadIndex, o)
 }
 
-// rolloutsOfConfig maps a ConfigMap to the Rollouts whose configRefs list it.
-func (r *RolloutReconciler) rolloutsOfConfig(ctx context.Context, o client.Object) []reconcile.Request {
-	if o.GetLabels()[v1.LabelConfig] != configSource {
-		return nil
+// rolloutsOfConfig maps a ConfigMap or Secret of kind to the Rollouts whose
+// configRefs list it.
+func (r *RolloutReconciler) rolloutsOfConfig(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		if o.GetLabels()[v1.LabelConfig] != configSource {
+			return nil
+		}
+		return r.rolloutsByKey(ctx, configIndex, configKey(kind, o.GetNamespace(), o.GetName()))
 	}
-	return r.rolloutsBy(ctx, configIndex, o)
 }
 
 // rolloutsBy lists the Rollouts whose index entry is o's namespace/name.
 func (r *RolloutReconciler) rolloutsBy(ctx context.Context, index string, o client.Object) []reconcile.Request {
+	return r.rolloutsByKey(ctx, index, client.ObjectKeyFromObject(o).String())
+}
+
+// rolloutsByKey lists the Rollouts whose index entry is key.
+func (r *RolloutReconciler) rolloutsByKey(ctx context.Context, index, key string) []reconcile.Request {
 	var list v1.RolloutList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{index: client.ObjectKeyFromObject(o).String()}); err != nil {
-		log.FromContext(ctx).Error(err, "list rollouts by "+index, "object", client.ObjectKeyFromObject(o))
+	if err := r.Client.List(ctx, &list, client.MatchingFields{index: key}); err != nil {
+		log.FromContext(ctx).Error(err, "list rollouts by "+index, "key", key)
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

@@ -92,7 +92,7 @@ type RolloutSpec struct {
 	// +optional
 	WorkloadRef *WorkloadRef `json:"workloadRef,omitempty"`
 
-	// configRefs are ConfigMaps the pods use whose content is part of each
+	// configRefs are ConfigMaps and Secrets the pods use whose content is part of each
 	// revision: a change of their data starts a rollout as a change of the
 	// template does. Each revision runs its own immutable copy
 	// (<rollout>-<name>-<hash of the data>, owned by the Rollout), and the
@@ -100,7 +100,8 @@ type RolloutSpec struct {
 	// volumes, envFrom, env valueFrom) are pointed at that copy, so that the
 	// stable color keeps the content it was checked with until the canary
 	// passed. Copies no color uses any more are deleted. Ramp labels each
-	// listed ConfigMap ramp.dev/config: source to watch it.
+	// listed ConfigMap ramp.dev/config: source to watch it; a Secret must
+	// carry that label already. Names are unique across both kinds.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
@@ -239,12 +240,14 @@ type Metadata struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// ConfigRef names a ConfigMap in the Rollout's namespace.
+// ConfigRef names a ConfigMap or a Secret in the Rollout's namespace.
 type ConfigRef struct {
-	// kind of the object: ConfigMap.
+	// kind of the object: ConfigMap or Secret. A Secret is copied only
+	// when its owner labelled it ramp.dev/config: source (Ramp reads no
+	// Secret it was not given); Ramp labels a ConfigMap itself.
 	// +optional
 	// +kubebuilder:default=ConfigMap
-	// +kubebuilder:validation:Enum=ConfigMap
+	// +kubebuilder:validation:Enum=ConfigMap;Secret
 	Kind string `json:"kind,omitempty"`
 	// name of the ConfigMap. Its copies are named
 	// <rollout>-<name>-<10 hex>, hence at most 180 characters.

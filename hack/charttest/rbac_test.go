@@ -30,6 +30,9 @@ var unusedAllowed = map[access]string{
 	{Verb: "patch", Group: "", Resource: "configmaps"}: "only a Rollout with spec.configRefs labels the ConfigMaps it lists",
 	{Verb: "delete", Group: "", Resource: "configmaps"}: "copies are deleted once no color uses them, after a third " +
 		"revision of a Rollout with spec.configRefs",
+	{Verb: "create", Group: "", Resource: "secrets"}: "only a Rollout whose configRefs list a Secret creates its " +
+		"per-revision copy; controllers/configs_test.go exercises it",
+	{Verb: "delete", Group: "", Resource: "secrets"}: "Secret copies are deleted once no color uses them",
 	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "grpcroutes"}: "as for httproutes: a GRPCRoute is read live " +
 		"only after a patch found it changed",
 }

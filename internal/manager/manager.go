@@ -133,6 +133,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 			&corev1.Service{}:    {Label: owned},
 			// ConfigMaps that configRefs list, and Ramp's copies of them.
 			&corev1.ConfigMap{}: {Label: configs},
+			// Only Secrets their owners labelled for configRefs, and the
+			// copies: no other Secret reaches the cache.
+			&corev1.Secret{}: {Label: configs},
 		},
 	}
 	if len(o.Namespaces) > 0 {

@@ -21,7 +21,10 @@ ramp.dev/credentials: "true" and refuses every other Secret a Rollout names
 before looking at its data. ConfigMaps: the cache holds those labelled
 ramp.dev/config (the ones configRefs list, and the immutable copies Ramp
 makes of them per revision and deletes once no color uses them); a listed
-ConfigMap not labelled yet is read live.
+ConfigMap not labelled yet is read live. Secrets a Rollout's configRefs
+list are copied the same way, but only those their owners labelled
+ramp.dev/config: source: the Secret informer selects that label, so no
+other Secret reaches the controller's cache, and Ramp never labels one.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -38,7 +41,7 @@ ConfigMap not labelled yet is read live.
   verbs: ["create", "get", "list", "patch", "watch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
+  verbs: ["create", "delete", "get", "list", "watch"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["create", "delete", "get", "list", "patch", "watch"]

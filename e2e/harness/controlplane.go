@@ -33,8 +33,11 @@ type ControlPlane struct {
 	Kubeconfig string
 	Config     *rest.Config
 	Client     client.Client
-	env        *envtest.Environment
-	procs      []*Proc
+	// FrontProxyCA signs the client certificate (FrontProxyUser) that
+	// kube-apiserver presents to aggregated API servers.
+	FrontProxyCA *CA
+	env          *envtest.Environment
+	procs        []*Proc
 }
 
 // Options say what to install.
@@ -113,6 +116,9 @@ func Start(ctx context.Context, dir string, opts Options) (cp *ControlPlane, err
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	if cp.FrontProxyCA, err = configureAggregator(cp.env, dir); err != nil {
+		return nil, fmt.Errorf("front-proxy certificates: %w", err)
+	}
 	if cp.Config, err = cp.env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
@@ -149,11 +155,17 @@ func Start(ctx context.Context, dir string, opts Options) (cp *ControlPlane, err
 		"--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(kcmPort),
 		"--cert-dir="+filepath.Join(dir, "kcm-certs"),
-		// Only what Deployments, Services and deletions need; no service
-		// account tokens (envtest runs without the ServiceAccount admission). The
-		// node lifecycle controller lifts the not-ready taint once kwok reports
-		// the node Ready.
-		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller",
+		// Only what Deployments, Services, deletions and autoscalers need; no
+		// service account tokens (envtest runs without the ServiceAccount
+		// admission). The node lifecycle controller lifts the not-ready taint
+		// once kwok reports the node Ready.
+		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller,horizontal-pod-autoscaler-controller",
+		// The HPA controller reads the metrics APIs through kube-apiserver
+		// (aggregated APIServices) with the admin kubeconfig above. Its
+		// defaults (15 s syncs, a 5 m scale-down window) are for clusters;
+		// scenarios want an answer within seconds.
+		"--horizontal-pod-autoscaler-sync-period=2s",
+		"--horizontal-pod-autoscaler-downscale-stabilization=5s",
 	); err != nil {
 		return cp, err
 	}

@@ -36,6 +36,9 @@ type Options struct {
 	Namespace, Rollout string
 	// Logf receives progress lines; nothing when nil.
 	Logf func(format string, args ...any)
+	// MetricsAPI serves external.metrics.k8s.io from the test process (an
+	// APIService) for autoscaler scenarios; about a second more start-up.
+	MetricsAPI bool
 }
 
 // Stack is the running end-to-end stack for one Rollout.
@@ -50,6 +53,8 @@ type Stack struct {
 	Pods       *PodRunner
 	Prometheus *Prometheus
 	Controller *Controller
+	// Metrics is the external metrics API, when Options.MetricsAPI.
+	Metrics *MetricsAPI
 	// URL is the gateway's listener for the route: what users call.
 	URL string
 
@@ -167,6 +172,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}); err != nil {
 		return s, err
 	}
+	if o.MetricsAPI {
+		if s.Metrics, err = StartMetricsAPI(ctx, s.CP, o.Logf); err != nil {
+			return s, err
+		}
+	}
 
 	addrs, err := freeAddrs("blue", "green", "route", "stats", "prometheus", "metrics", "health")
 	if err != nil {
@@ -246,6 +256,9 @@ func (s *Stack) Stop() {
 	s.wg.Wait()
 	if s.HAProxy != nil {
 		_ = s.HAProxy.Stop()
+	}
+	if s.Metrics != nil {
+		s.Metrics.Stop()
 	}
 	if s.CP != nil {
 		s.CP.Stop()

@@ -66,7 +66,9 @@ type env struct {
 	start  time.Time
 }
 
-func setup(t *testing.T) *env {
+// setup starts a stack for the test; opts change its options (a metrics
+// API, for one).
+func setup(t *testing.T, opts ...func(*stack.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
@@ -74,9 +76,13 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, Bins: bins, Logf: func(f string, a ...any) {
+	o := stack.Options{Dir: dir, Bins: bins, Logf: func(f string, a ...any) {
 		t.Logf(time.Now().Format("15:04:05.000 ")+f, a...)
-	}})
+	}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := stack.Start(ctx, o)
 	e := &env{t: t, ctx: ctx, s: s, start: time.Now()}
 	t.Cleanup(func() {
 		if e.load != nil {
@@ -221,7 +227,17 @@ type figures struct {
 	steps     []stepRow
 	rollbacks []rollbackRow
 	notes     map[string]string
-	timelines []string // PNG files beside RESULTS.md
+	sections  map[string]string // a scenario's own section, by scenario letter
+	timelines []string          // PNG files beside RESULTS.md
+}
+
+func (f *figures) section(scenario, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sections == nil {
+		f.sections = map[string]string{}
+	}
+	f.sections[scenario] = text
 }
 
 func (f *figures) note(scenario, text string) {
@@ -261,6 +277,14 @@ func (f *figures) table() string {
 		for _, k := range keys {
 			fmt.Fprintf(&b, "- **%s**: %s\n", k, f.notes[k])
 		}
+	}
+	keys := make([]string, 0, len(f.sections))
+	for k := range f.sections {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(f.sections[k])
 	}
 	if len(f.timelines) > 0 {
 		b.WriteString("\n## Timelines (drawn from the real Prometheus by scenario g)\n\n")

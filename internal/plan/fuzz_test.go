@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
@@ -24,6 +26,11 @@ var fuzzSpecs = []func() *v1.RolloutSpec{
 	func() *v1.RolloutSpec {
 		return newSpec(withSteps(step(1), held(25, 30*time.Second), step(100)),
 			func(s *v1.RolloutSpec) { *s.Replicas, s.ScaleDownDelay = 10, dur(0) })
+	},
+	func() *v1.RolloutSpec { // a preview step at full size, then a step with more pods than its weight needs
+		full, three := intstr.FromString("100%"), intstr.FromInt32(3)
+		return newSpec(withSteps(v1.Step{Weight: 0, Replicas: &full}, v1.Step{Weight: 10, Replicas: &three}, step(100)),
+			func(s *v1.RolloutSpec) { *s.Replicas = 5 })
 	},
 }
 

@@ -190,9 +190,11 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 
 	want := m.st.CanaryWeight
 	switch {
-	case target > 0 && m.obs.Route.Has(canary, target):
+	case target > 0 && m.obs.Route.Has(canary, target) && m.obs.Deployment(canary).LastReady(m.st.CanaryRevision) >= need:
 		// Written already: a pause holds the weight the routes carry, and a
 		// pod status catching up with a scale is no reason to take it back.
+		// Only if its last status showed the pods the weight needs: a hand
+		// edit that sent the weight ahead of the pods is drift, taken back.
 		// (A weight 0 step is "written" from the start: it waits for its
 		// pods below.)
 		want = target

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,25 @@ func TestRegressions(t *testing.T) {
 		d := Next(spec, prev, observe(90*time.Second, revB, dep(revB, 2, 2), routeTo(50)))
 		if d.Status.CurrentStep != 1 {
 			t.Fatalf("advanced to step %d without a check at 50%%", d.Status.CurrentStep)
+		}
+	})
+	t.Run("a route edited ahead of the canary's pods is drift, not a step in effect", func(t *testing.T) {
+		// Found by FuzzNext (testdata 795b2566dba7c6d9): promote-full jumped
+		// to 100 %, the canary was being scaled up (its status lagging, 3 of
+		// 10 ready) and a hand edit sent 100 % to it. That counted as the
+		// weight written, and the canary was promoted with 3 pods for all
+		// traffic while the old color was scaled away.
+		spec := newSpec(func(s *v1.RolloutSpec) { *s.Replicas = 10 })
+		prev := flying(4, 0, 0)
+		prev.StepStartedAt = nil
+		lagging := dep(revB, 10, 3)
+		lagging.Replicas, lagging.UpdatedReplicas, lagging.Generation = 3, 3, 2
+		d := Next(spec, prev, observe(time.Minute, revB, lagging, routeTo(100)))
+		if d.Status.StableColor != v1.Blue || d.Status.StepStartedAt != nil {
+			t.Fatalf("status %+v: 100%% counted in effect with 3 of 10 canary pods ready", d.Status)
+		}
+		if !slices.Contains(d.Actions, setW(v1.Green, 0)) {
+			t.Fatalf("actions %v, want the drift taken back to the weight in effect (0%%)", d.Actions)
 		}
 	})
 	t.Run("a first step of weight 0 waits for its pods, then starts", func(t *testing.T) {

@@ -38,12 +38,25 @@ func (d Deployment) ReadyFor(revision string) (int32, bool) {
 	if d.Drifted || d.ObservedGeneration < d.Generation {
 		return 0, false
 	}
-	if d.UpdatedReplicas < d.Replicas {
-		// Pods of an older template remain and the ready count mixes both:
-		// count only what must be new even if every old pod is ready.
-		return max(0, min(d.ReadyReplicas-(d.Replicas-d.UpdatedReplicas), d.UpdatedReplicas)), true
+	// Pods of an older template may remain and the ready count mixes both:
+	// LastReady counts only what must be new even if every old pod is ready.
+	return d.LastReady(revision), true
+}
+
+// LastReady is how many ready pods of revision the Deployment's status
+// showed last, even when it has not caught up with its spec yet: a lower
+// bound only while a scale-up is under way, so it can confirm that a weight
+// the routes carry had its pods when it was written, never that pods are
+// ready now. Zero for another revision. (A drifted Deployment's weight
+// holds on its own rule: see Route.InEffect and Deployment.Drifted.)
+func (d Deployment) LastReady(revision string) int32 {
+	if !d.Exists || d.Revision != revision {
+		return 0
 	}
-	return min(d.ReadyReplicas, d.UpdatedReplicas), true
+	if d.UpdatedReplicas < d.Replicas {
+		return max(0, min(d.ReadyReplicas-(d.Replicas-d.UpdatedReplicas), d.UpdatedReplicas))
+	}
+	return min(d.ReadyReplicas, d.UpdatedReplicas)
 }
 
 // Weights are the two colors' weights of one steered rule.

@@ -67,7 +67,7 @@ e2e-deps: ## Build the e2e control-plane tools into bin/ and install haproxy and
 	hack/install-e2e-deps.sh
 
 .PHONY: e2e
-e2e: e2e-deps ## End-to-end scenarios a–f on a real local stack (~8 min); writes e2e/RESULTS.md.
+e2e: e2e-deps ## End-to-end scenarios a–h on a real local stack (~9 min); writes e2e/RESULTS.md.
 	go test -tags e2e -p 1 -count=1 -v -timeout 40m ./e2e/... 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\?|panic)|_test.go:|\|'
 
 .PHONY: demo

@@ -120,18 +120,7 @@ func (e *env) deployV1() {
 	}); err != nil {
 		e.t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		g := loadgen.Start(e.s.URL, 50)
-		time.Sleep(200 * time.Millisecond)
-		tally := loadgen.Count(g.Stop(), time.Time{}, time.Now())
-		if tally.Total > 0 && tally.Versions["v1"] == tally.Total && tally.Failed == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("gateway does not answer v1: %+v", tally)
-		}
-	}
+	e.waitForGateway("v1")
 	e.logf("v1 serves on blue; sending %d requests/s through the gateway", Rate)
 	e.load = loadgen.Start(e.s.URL, Rate)
 }

@@ -125,20 +125,40 @@ func (r *PodRunner) Run(ctx context.Context) {
 	}
 }
 
+// UserService is the PodRunner's key for the team's own Service <rollout>
+// (see Options.UserService): it selects app=<rollout>, so the pods of the
+// team's Deployment and of both colors are its endpoints.
+const UserService v1.Color = "user"
+
+// keysOf are the Addrs keys whose process pod p may serve.
+func (r *PodRunner) keysOf(p *corev1.Pod) []v1.Color {
+	var out []v1.Color
+	if c := v1.Color(p.Labels[v1.LabelColor]); p.Labels[v1.LabelRollout] == r.Rollout && c != UserService {
+		if _, ok := r.Addrs[c]; ok {
+			out = append(out, c)
+		}
+	}
+	if _, ok := r.Addrs[UserService]; ok && p.Labels["app"] == r.Rollout {
+		out = append(out, UserService)
+	}
+	return out
+}
+
 func (r *PodRunner) sync(ctx context.Context) error {
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabels{v1.LabelRollout: r.Rollout}); err != nil {
+	if err := r.Client.List(ctx, &pods, client.InNamespace(r.Namespace)); err != nil {
 		return err
 	}
 	newest := map[v1.Color]*corev1.Pod{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		c := v1.Color(p.Labels[v1.LabelColor])
-		if _, ok := r.Addrs[c]; !ok || !podReady(p) {
+		if !podReady(p) {
 			continue
 		}
-		if n := newest[c]; n == nil || n.CreationTimestamp.Before(&p.CreationTimestamp) {
-			newest[c] = p
+		for _, c := range r.keysOf(p) {
+			if n := newest[c]; n == nil || n.CreationTimestamp.Before(&p.CreationTimestamp) {
+				newest[c] = p
+			}
 		}
 	}
 	for c := range r.Addrs {

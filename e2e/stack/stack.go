@@ -39,6 +39,12 @@ type Options struct {
 	// MetricsAPI serves external.metrics.k8s.io from the test process (an
 	// APIService) for autoscaler scenarios; about a second more start-up.
 	MetricsAPI bool
+	// UserService lets the route name the team's own Service <rollout>
+	// (selector app=<rollout>), as before a migration to Ramp: the gateway
+	// sends its share to a process run for the newest Ready pod with that
+	// label, whichever Deployment it belongs to, as the Service's endpoints
+	// would.
+	UserService bool
 }
 
 // Stack is the running end-to-end stack for one Rollout.
@@ -178,17 +184,23 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 	}
 
-	addrs, err := freeAddrs("blue", "green", "route", "stats", "prometheus", "metrics", "health")
+	addrs, err := freeAddrs("blue", "green", "user", "route", "stats", "prometheus", "metrics", "health")
 	if err != nil {
 		return s, err
 	}
 	blue, green := o.Rollout+"-blue", o.Rollout+"-green"
+	services := []gateway.Service{{Name: blue, Addr: addrs["blue"]}, {Name: green, Addr: addrs["green"]}}
+	podAddrs := map[v1.Color]string{v1.Blue: addrs["blue"], v1.Green: addrs["green"]}
+	if o.UserService {
+		services = append(services, gateway.Service{Name: o.Rollout, Addr: addrs["user"]})
+		podAddrs[UserService] = addrs["user"]
+	}
 	gwCfg := gateway.Config{
 		Socket:      filepath.Join(o.Dir, "haproxy.sock"),
 		StatsListen: addrs["stats"],
 		Routes: []gateway.Route{{
 			Namespace: o.Namespace, Name: o.Rollout, Listen: addrs["route"],
-			Services: []gateway.Service{{Name: blue, Addr: addrs["blue"]}, {Name: green, Addr: addrs["green"]}},
+			Services: services,
 		}},
 	}
 	o.Logf("starting haproxy (route %s/%s on %s) and the gateway controller", o.Namespace, o.Rollout, addrs["route"])
@@ -211,7 +223,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	s.Pods = &PodRunner{
 		Client: s.Client, Namespace: o.Namespace, Rollout: o.Rollout, AppBin: filepath.Join(o.Bins, "app"), Dir: o.Dir,
-		Addrs: map[v1.Color]string{v1.Blue: addrs["blue"], v1.Green: addrs["green"]}, Logf: o.Logf,
+		Addrs: podAddrs, Logf: o.Logf,
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Pods.Run(runCtx) }()

@@ -50,15 +50,20 @@ func TestWatchWithErrorsDoesNotSpin(t *testing.T) {
 	f := newFixture(t)
 	ro := f.rollout("spin", "spin:v1")
 	ro.Spec.PostPromotion = &v1.PostPromotion{Hold: metav1.Duration{Duration: 10 * time.Minute}}
-	ro.Spec.ProgressDeadline = &metav1.Duration{Duration: time.Second}
 	f.healthy(ro)
 	f.setImage("spin", "spin:v2")
 	f.eventually(30*time.Second, "promoted, watching", func() bool {
 		st := f.get("spin").Status
 		return st.StableColor == v1.Green && st.PostPromotionUntil != nil
 	})
-	// A Prometheus that refuses connections answers Error at once.
-	f.update("spin", func(ro *v1.Rollout) { ro.Spec.Analysis.Prometheus.Address = "http://127.0.0.1:1" })
+	// A Prometheus that refuses connections answers Error at once, and a
+	// deadline of 1s is soon past. (Set only now: a 1s deadline during the
+	// rollout would roll back on a busy machine where a step's pods take
+	// longer than that.)
+	f.update("spin", func(ro *v1.Rollout) {
+		ro.Spec.Analysis.Prometheus.Address = "http://127.0.0.1:1"
+		ro.Spec.ProgressDeadline = &metav1.Duration{Duration: time.Second}
+	})
 	f.eventually(10*time.Second, "checks erring", func() bool {
 		a := f.get("spin").Status.Analysis
 		return a != nil && a.ErrorSince != nil

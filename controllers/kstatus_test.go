@@ -37,7 +37,10 @@ func TestKstatusTellsTheTruth(t *testing.T) {
 	expect := func(name string, want status.Status, when string) {
 		t.Helper()
 		f.eventually(10*time.Second, when+": kstatus "+want.String(), func() bool { got, _ := f.kstatus(name); return got == want },
-			func() string { got, msg := f.kstatus(name); return got.String() + " (" + msg + "), phase " + string(f.phase(name)) })
+			func() string {
+				got, msg := f.kstatus(name)
+				return got.String() + " (" + msg + "), phase " + string(f.phase(name))
+			})
 	}
 	ro := f.rollout("shop", "shop:v1")
 	ro.Spec.Steps = []v1.Step{{Weight: 10, Pause: &v1.PauseGate{}}, {Weight: 100}}

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -56,7 +57,7 @@ func (f *fixture) scaleTo(sc scale.ScalesGetter, name string, n int32) error {
 			return err
 		}
 		s.Spec.Replicas = n
-		if _, err = sc.Scales(f.ns).Update(ctx, rolloutsGR, s, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), "modified") {
+		if _, err = sc.Scales(f.ns).Update(ctx, rolloutsGR, s, metav1.UpdateOptions{}); err == nil || !apierrors.IsConflict(err) {
 			return err
 		}
 	}

@@ -11,8 +11,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,7 +37,6 @@ type configKind struct {
 	name    string
 	newObj  func() client.Object
 	newList func() client.ObjectList
-	items   func(client.ObjectList) []client.Object
 	// hash writes the object's content.
 	hash func(client.Object, hash.Hash)
 	// copyOf is an immutable copy of the object's content named name.
@@ -53,13 +54,6 @@ var configKinds = map[string]*configKind{
 		name:    "ConfigMap",
 		newObj:  func() client.Object { return &corev1.ConfigMap{} },
 		newList: func() client.ObjectList { return &corev1.ConfigMapList{} },
-		items: func(l client.ObjectList) []client.Object {
-			var out []client.Object
-			for i := range l.(*corev1.ConfigMapList).Items {
-				out = append(out, &l.(*corev1.ConfigMapList).Items[i])
-			}
-			return out
-		},
 		hash: func(o client.Object, h hash.Hash) {
 			cm := o.(*corev1.ConfigMap)
 			hashEntries(h, "data", cm.Data, func(v string) []byte { return []byte(v) })
@@ -67,7 +61,7 @@ var configKinds = map[string]*configKind{
 		},
 		copyOf: func(src client.Object, name string) client.Object {
 			cm := src.(*corev1.ConfigMap)
-			return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: cm.Data, BinaryData: cm.BinaryData, Immutable: ptrTrue()}
+			return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: cm.Data, BinaryData: cm.BinaryData, Immutable: ptr.To(true)}
 		},
 		refs: func(tpl *corev1.PodTemplateSpec, f func(*string)) {
 			visitPodRefs(tpl, func(v *corev1.Volume) *string {
@@ -97,13 +91,6 @@ var configKinds = map[string]*configKind{
 		name:    "Secret",
 		newObj:  func() client.Object { return &corev1.Secret{} },
 		newList: func() client.ObjectList { return &corev1.SecretList{} },
-		items: func(l client.ObjectList) []client.Object {
-			var out []client.Object
-			for i := range l.(*corev1.SecretList).Items {
-				out = append(out, &l.(*corev1.SecretList).Items[i])
-			}
-			return out
-		},
 		hash: func(o client.Object, h hash.Hash) {
 			s := o.(*corev1.Secret)
 			fmt.Fprintf(h, "type\x00%s\x00", s.Type)
@@ -111,7 +98,7 @@ var configKinds = map[string]*configKind{
 		},
 		copyOf: func(src client.Object, name string) client.Object {
 			s := src.(*corev1.Secret)
-			return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: s.Type, Data: s.Data, Immutable: ptrTrue()}
+			return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Type: s.Type, Data: s.Data, Immutable: ptr.To(true)}
 		},
 		optIn: true,
 		refs: func(tpl *corev1.PodTemplateSpec, f func(*string)) {
@@ -139,8 +126,6 @@ var configKinds = map[string]*configKind{
 		},
 	},
 }
-
-func ptrTrue() *bool { t := true; return &t }
 
 func kindOf(ref v1.ConfigRef) *configKind {
 	if k, ok := configKinds[ref.Kind]; ok {
@@ -330,8 +315,13 @@ func (r *RolloutReconciler) cleanConfigCopies(ctx context.Context, ro *v1.Rollou
 		if err := r.Client.List(ctx, list, client.InNamespace(ro.Namespace), client.MatchingLabels{v1.LabelConfig: configCopy, v1.LabelRollout: ro.Name}); err != nil {
 			return fmt.Errorf("list %s copies: %w", k.name, err)
 		}
-		for _, obj := range k.items(list) {
-			if slices.Contains(used, obj.GetName()) || !metav1.IsControlledBy(obj, ro) {
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			obj, ok := item.(client.Object)
+			if !ok || slices.Contains(used, obj.GetName()) || !metav1.IsControlledBy(obj, ro) {
 				continue
 			}
 			uid := obj.GetUID()

@@ -97,7 +97,12 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 	}
-	resolved := ro.Spec.Template.DeepCopy() // what the colors run: in memory only
+	// What the colors run when a workload or configs resolve it: in memory
+	// only, so the status patch's answer (the stored spec) must not replace it.
+	var resolved *corev1.PodTemplateSpec
+	if workload != nil || len(ro.Spec.ConfigRefs) > 0 {
+		resolved = ro.Spec.Template.DeepCopy()
+	}
 	svcProblems, svcErr := r.ensureServices(ctx, &ro)
 	w, err := r.observe(ctx, &ro)
 	if err != nil {
@@ -132,7 +137,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.patchStatus(ctx, writer, &ro, d.Status); err != nil {
 		return ctrl.Result{}, err
 	}
-	ro.Spec.Template = *resolved // the patch's answer holds the stored spec
+	if resolved != nil {
+		ro.Spec.Template = *resolved
+	}
 	r.observeMetrics(&ro, prev, &d, w.obs.Now)
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal

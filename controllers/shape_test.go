@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
@@ -39,7 +40,7 @@ func TestGeneratedObjectsCanBeShaped(t *testing.T) {
 	history := int32(3)
 	ro := f.rollout("shop", "shop:v1")
 	ro.Spec.Service.AppProtocol = &h2c
-	ro.Spec.Service.AdditionalPorts = []v1.ServicePort{{Name: "metrics", Port: 9090, TargetPort: ptrTo(intstr.FromString("prom"))}}
+	ro.Spec.Service.AdditionalPorts = []v1.ServicePort{{Name: "metrics", Port: 9090, TargetPort: ptr.To(intstr.FromString("prom"))}}
 	ro.Spec.Service.Metadata = &v1.Metadata{
 		Labels:      map[string]string{"team": "checkout", v1.LabelColor: "purple"},
 		Annotations: map[string]string{"mesh.example.com/inject": "true"},
@@ -91,5 +92,3 @@ func TestGeneratedObjectsCanBeShaped(t *testing.T) {
 		return s.Labels["tier"] == "web" && s.Spec.Ports[0].AppProtocol != nil && *s.Spec.Ports[0].AppProtocol == h2c && d.Spec.MinReadySeconds == 7
 	})
 }
-
-func ptrTo[T any](v T) *T { return &v }

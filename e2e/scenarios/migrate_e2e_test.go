@@ -115,7 +115,9 @@ func TestI_MigrateFromDeployment(t *testing.T) {
 			blueReady = ev.At
 		}
 	}
-	if blueAt.Before(blueReady) {
+	if blueReady.IsZero() {
+		t.Errorf("blue's process never started: %+v", e.s.Pods.Events())
+	} else if blueAt.Before(blueReady) {
 		t.Errorf("HAProxy sent traffic to blue at %s, before blue's process was up at %s", blueAt.Format("15:04:05.000"), blueReady.Format("15:04:05.000"))
 	}
 	all := loadgen.Count(res, time.Time{}, time.Now())

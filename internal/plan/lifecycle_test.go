@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
@@ -548,14 +549,14 @@ func TestCanaryReplicas(t *testing.T) {
 		want     int32
 	}{
 		"the weight alone":                          {10, v1.Step{Weight: 5}, 1},
-		"a count above the weight's":                {10, v1.Step{Weight: 1, Replicas: ptr(n(3))}, 3},
-		"a percentage of spec.replicas":             {10, v1.Step{Weight: 1, Replicas: ptr(p("50%"))}, 5},
-		"a percentage rounds up":                    {3, v1.Step{Weight: 1, Replicas: ptr(p("50%"))}, 2},
-		"never fewer than the weight needs":         {10, v1.Step{Weight: 80, Replicas: ptr(n(2))}, 8},
-		"a weight 0 preview at full size":           {6, v1.Step{Weight: 0, Replicas: ptr(p("100%"))}, 6},
+		"a count above the weight's":                {10, v1.Step{Weight: 1, Replicas: ptr.To(n(3))}, 3},
+		"a percentage of spec.replicas":             {10, v1.Step{Weight: 1, Replicas: ptr.To(p("50%"))}, 5},
+		"a percentage rounds up":                    {3, v1.Step{Weight: 1, Replicas: ptr.To(p("50%"))}, 2},
+		"never fewer than the weight needs":         {10, v1.Step{Weight: 80, Replicas: ptr.To(n(2))}, 8},
+		"a weight 0 preview at full size":           {6, v1.Step{Weight: 0, Replicas: ptr.To(p("100%"))}, 6},
 		"a weight 0 preview without replicas":       {6, v1.Step{Weight: 0}, 1},
-		"a count is capped at the CRD's maximum":    {10, v1.Step{Weight: 1, Replicas: ptr(n(1 << 20))}, 10000},
-		"a malformed percentage keeps the weight's": {10, v1.Step{Weight: 50, Replicas: ptr(p("half"))}, 5},
+		"a count is capped at the CRD's maximum":    {10, v1.Step{Weight: 1, Replicas: ptr.To(n(1 << 20))}, 10000},
+		"a malformed percentage keeps the weight's": {10, v1.Step{Weight: 50, Replicas: ptr.To(p("half"))}, 5},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -566,8 +567,6 @@ func TestCanaryReplicas(t *testing.T) {
 		})
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // TestStepReplicas walks a step whose canary scale is independent of its
 // weight: the canary gets the step's pods, and the weight is set only once

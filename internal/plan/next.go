@@ -190,7 +190,12 @@ func (m *machine) steady() {
 	m.clearFlight()
 	m.st.CanaryRevision = ""
 	ready, _ := m.obs.Deployment(stable).ReadyFor(m.st.StableRevision)
-	migrating := m.obs.Workload.Exists && m.obs.Workload.ReadyReplicas > 0 && ready < m.spec.DesiredReplicas()
+	// Migrating: the user's Deployment serves, the routes were never
+	// steered (no rule sends anything to either color) and the stable
+	// color is short of pods. Once a color got traffic, drift is repaired
+	// at once as always.
+	migrating := m.obs.Workload.Exists && m.obs.Workload.ReadyReplicas > 0 && ready < m.spec.DesiredReplicas() &&
+		m.obs.Route.Share(stable) == 0 && m.obs.Route.Share(other) == 0
 	if !migrating {
 		m.setWeight(other, 0, false)
 	}

@@ -59,3 +59,19 @@ func TestWorkloadMigration(t *testing.T) {
 		t.Fatalf("workload at zero: actions %v, want no write", d.Actions)
 	}
 }
+
+// Holding the route for a migration applies only before Ramp ever steered
+// it (no rule sends anything to either color): once blue served, a hand
+// edit of the route is repaired at once, even while blue is short of pods
+// (an autoscaler just scaled it up) and the Deployment still has pods
+// (scaleDown: never).
+func TestWorkloadHoldOnlyBeforeTheFirstWrite(t *testing.T) {
+	spec := newSpec()
+	st := healthy()
+	obs := Observations{Revision: revA, Blue: dep(revA, 4, 2), Route: routeTo(100),
+		Workload: Workload{Exists: true, Name: "shop", SpecReplicas: 3, ReadyReplicas: 3}}
+	d := Next(spec, st, obs)
+	if !slices.Contains(d.Actions, setW(v1.Green, 0)) {
+		t.Fatalf("a route edited to send all to green (no pods) is not repaired: actions %v, message %q", d.Actions, d.Status.Message)
+	}
+}

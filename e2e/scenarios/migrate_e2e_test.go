@@ -5,6 +5,8 @@ package scenarios
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +61,7 @@ func TestI_MigrateFromDeployment(t *testing.T) {
 			t.Fatalf("create %T: %v", o, err)
 		}
 	}
+	order := e.watchOrder(name)
 	e.waitForGateway("v1")
 	e.logf("the team's Deployment serves v1 through its own Service; sending %d requests/s through the gateway", Rate)
 	e.load = loadgen.Start(e.s.URL, Rate)
@@ -117,8 +120,16 @@ func TestI_MigrateFromDeployment(t *testing.T) {
 	}
 	if blueReady.IsZero() {
 		t.Errorf("blue's process never started: %+v", e.s.Pods.Events())
-	} else if blueAt.Before(blueReady) {
-		t.Errorf("HAProxy sent traffic to blue at %s, before blue's process was up at %s", blueAt.Format("15:04:05.000"), blueReady.Format("15:04:05.000"))
+	}
+	// The order the API server stored them in (resourceVersions of one
+	// etcd are ordered): blue's Deployment reporting all pods ready, then a
+	// route naming a blue weight above 0. (The harness starts blue's
+	// process some ms after its pods are Ready, so wall-clock times of
+	// the process and of HAProxy do not order them.)
+	ready, routed := order()
+	e.logf("blue's Deployment all ready at resourceVersion %d, the route's first blue weight at %d", ready, routed)
+	if ready == 0 || routed == 0 || routed < ready {
+		t.Errorf("the route sent traffic to blue at resourceVersion %d, blue's Deployment was all ready at %d", routed, ready)
 	}
 	all := loadgen.Count(res, time.Time{}, time.Now())
 	during := loadgen.Count(res, start, time.Now())
@@ -177,4 +188,63 @@ func (e *env) editRoute(change func(*gatewayv1.HTTPRoute)) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	e.t.Fatalf("update route: kept conflicting")
+}
+
+// watchOrder watches blue's Deployment and the route, and returns a func
+// giving the resourceVersion at which blue's Deployment first had all its
+// pods ready, and the one at which the route first gave blue a weight.
+func (e *env) watchOrder(name string) func() (ready, routed int64) {
+	e.t.Helper()
+	wc, err := client.NewWithWatch(e.s.CP.Config, client.Options{Scheme: e.s.Client.Scheme()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ready, routed int64
+	rv := func(o client.Object) int64 { n, _ := strconv.ParseInt(o.GetResourceVersion(), 10, 64); return n }
+	deps, err := wc.Watch(e.ctx, &appsv1.DeploymentList{}, client.InNamespace(e.s.Namespace))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	routes, err := wc.Watch(e.ctx, &gatewayv1.HTTPRouteList{}, client.InNamespace(e.s.Namespace))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(deps.Stop)
+	e.t.Cleanup(routes.Stop)
+	go func() {
+		for ev := range deps.ResultChan() {
+			d, ok := ev.Object.(*appsv1.Deployment)
+			if !ok || d.Name != name+"-blue" || d.Spec.Replicas == nil {
+				continue
+			}
+			mu.Lock()
+			if ready == 0 && *d.Spec.Replicas > 0 && d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= *d.Spec.Replicas {
+				ready = rv(d)
+			}
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev := range routes.ResultChan() {
+			r, ok := ev.Object.(*gatewayv1.HTTPRoute)
+			if !ok || r.Name != name {
+				continue
+			}
+			mu.Lock()
+			for _, rule := range r.Spec.Rules {
+				for _, b := range rule.BackendRefs {
+					if routed == 0 && string(b.Name) == name+"-blue" && b.Weight != nil && *b.Weight > 0 {
+						routed = rv(r)
+					}
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() (int64, int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		return ready, routed
+	}
 }

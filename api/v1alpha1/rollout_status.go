@@ -311,6 +311,11 @@ const (
 	AnnotationConfigSource = "ramp.dev/config-source"
 )
 
+// FieldManager is the field manager of every write Ramp's controller makes,
+// the route weights among them: the name GitOps tools are told to leave alone
+// (Argo CD's ignoreDifferences.managedFieldsManagers).
+const FieldManager = "ramp-controller"
+
 // ApprovalAnnotationPrefix starts the key of an approval annotation:
 // "approve.ramp.dev/<8 hex digits: FNV-32a of the user name>", with the value
 // "<canaryRevision>/<step index>/<user name>". kubectl ramp approve writes it

@@ -85,9 +85,10 @@ func urgentClient(cfg *rest.Config, mgr ctrl.Manager) (client.Client, error) {
 	ucfg := rest.CopyConfig(cfg)
 	ucfg.RateLimiter = nil // client.New makes a new one from QPS and Burst
 	c, err := client.New(ucfg, client.Options{
-		Scheme: mgr.GetScheme(),
-		Mapper: mgr.GetRESTMapper(),
-		Cache:  &client.CacheOptions{Reader: mgr.GetCache()},
+		FieldOwner: v1.FieldManager,
+		Scheme:     mgr.GetScheme(),
+		Mapper:     mgr.GetRESTMapper(),
+		Cache:      &client.CacheOptions{Reader: mgr.GetCache()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rollback client: %w", err)
@@ -159,6 +160,10 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		// never act at once.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    ctrlConfig(skip),
+		// Every write is made as Ramp's field manager, whatever the
+		// binary is called, so that GitOps tools can be told which fields are
+		// Ramp's (see README "GitOps").
+		Client: client.Options{FieldOwner: v1.FieldManager},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)

@@ -96,8 +96,18 @@ func (m *machine) conditions() {
 	// revision: not in flight, not after a rollback.
 	servesSpec := st.Phase == v1.PhaseHealthy && st.StableRevision == m.obs.Revision
 	set(v1.ConditionReady, ready && servesSpec, reason, msg)
-	set(v1.ConditionReconciling, flying || st.RollbackReason != "", reason, st.Message)
 	stalled := m.invalid != "" && !flying || st.Phase == v1.PhaseRolledBack || st.Phase == v1.PhaseFailed
+	// Reconciling is True whenever the Rollout is neither where its spec
+	// wants it (Ready) nor stuck (Stalled): in flight, rolling back, and
+	// also the first version or a scale-up whose pods are not all ready
+	// yet. kstatus (kubectl wait, Helm --wait, Flux) reads "not Reconciling,
+	// not Stalled" as done.
+	reconciling := flying || st.RollbackReason != "" || !stalled && !(ready && servesSpec)
+	rmsg := st.Message
+	if !flying && st.RollbackReason == "" && rmsg == "" {
+		rmsg = msg
+	}
+	set(v1.ConditionReconciling, reconciling, reason, rmsg)
 	set(v1.ConditionStalled, stalled, reason, st.Message)
 }
 

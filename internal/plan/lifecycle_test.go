@@ -501,7 +501,8 @@ func TestNextSwitchBack(t *testing.T) {
 }
 
 // Conditions follow kstatus: Ready only when the spec's revision serves all
-// traffic, Reconciling while something is in flight or rolling back, Stalled
+// traffic, Reconciling while the Rollout is neither Ready nor Stalled (in
+// flight, rolling back, waiting to start, pods coming up), Stalled
 // when nothing moves without a person or a new revision. Every condition
 // carries the Rollout's generation.
 func TestNextConditions(t *testing.T) {
@@ -518,7 +519,11 @@ func TestNextConditions(t *testing.T) {
 		"rolling back":                   {rollingBackAt(2, "x"), gen(observe(30*second, revB, dep(revB, 2, 2), routeTo(25))), conds{F, T, F}},
 		"rolled back":                    {rollingBackAt(2, "x"), gen(observe(30*second, revB, dep(revB, 2, 2), routeTo(0))), conds{F, F, T}},
 		"a new revision waiting for a window": {healthy(), mod2(gen(observe(0, revB, Deployment{}, routeTo(0))),
-			func(o *Observations) { o.WindowClosed = "deny window" }), conds{F, F, F}},
+			func(o *Observations) { o.WindowClosed = "deny window" }), conds{F, T, F}},
+		// The stable color at the spec's revision with 2 of its 4 pods
+		// ready (the first version coming up, a scale-up): not done yet.
+		"healthy with pods not ready yet": {healthy(), mod2(gen(observe(0, revA, Deployment{}, routeTo(0))),
+			func(o *Observations) { o.Blue = dep(revA, 4, 2) }), conds{F, T, F}},
 		"invalid with nothing in flight": {healthy(), mod2(gen(observe(0, revA, Deployment{}, routeTo(0))),
 			func(o *Observations) { o.SpecProblems = []string{"spec.x: bad"} }), conds{F, F, T}},
 		"invalid in flight is held, not stalled": {flying(2, 25, 0), mod2(gen(observe(30*second, revB, dep(revB, 2, 2), routeTo(25))),

@@ -41,6 +41,8 @@ func TestKstatusTellsTheTruth(t *testing.T) {
 				got, msg := f.kstatus(name)
 				return got.String() + " (" + msg + "), phase " + string(f.phase(name))
 			})
+		got, msg := f.kstatus(name)
+		t.Logf("%s: kstatus %s: %s", when, got, msg)
 	}
 	ro := f.rollout("shop", "shop:v1")
 	ro.Spec.Steps = []v1.Step{{Weight: 10, Pause: &v1.PauseGate{}}, {Weight: 100}}

@@ -1,0 +1,113 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Formats a webhook may ask for.
+const (
+	FormatJSON  = "json"
+	FormatSlack = "slack"
+	FormatTeams = "teams"
+)
+
+// Render returns the body of m in format: json, slack or teams.
+func Render(format string, m Message) ([]byte, error) {
+	if m.Checks == nil {
+		m.Checks = []Check{}
+	}
+	m.Schema = Schema
+	switch format {
+	case FormatJSON, "":
+		return json.Marshal(m)
+	case FormatSlack:
+		return json.Marshal(slack(m))
+	case FormatTeams:
+		return json.Marshal(teams(m))
+	}
+	return nil, fmt.Errorf("unknown notification format %q", format)
+}
+
+// Title is one line naming the moment and the Rollout.
+func Title(m Message) string {
+	ro := m.Rollout.Namespace + "/" + m.Rollout.Name
+	switch m.Moment {
+	case "RolloutStarted":
+		return fmt.Sprintf("Rollout started: %s rolls out %s", ro, m.Revision)
+	case "AwaitingApproval":
+		return fmt.Sprintf("Awaiting approval: %s at step %d/%d (%d%%)", ro, m.Step, m.Steps, m.Weight)
+	case "DeployWindow":
+		return fmt.Sprintf("Held by a deploy window: %s", ro)
+	case "RolledBack":
+		return fmt.Sprintf("Rolled back: %s %s", ro, m.Revision)
+	case "Promoted":
+		return fmt.Sprintf("Promoted: %s %s is stable", ro, m.Revision)
+	case "Failed":
+		return fmt.Sprintf("Failed: %s cannot be acted on", ro)
+	}
+	return m.Moment + ": " + ro
+}
+
+// Summary is the title and, when known, why: the failed checks of a
+// rollback with their values and bounds, or the reason.
+func Summary(m Message) string {
+	why := m.Reason
+	if failed := m.Failed(); len(failed) > 0 && m.Moment == "RolledBack" {
+		parts := make([]string, len(failed))
+		for i, c := range failed {
+			parts[i] = checkLine(c)
+		}
+		why = strings.Join(parts, "; ")
+	}
+	if why == "" {
+		return Title(m)
+	}
+	return Title(m) + ": " + why
+}
+
+func checkLine(c Check) string {
+	s := c.Name + " = " + c.Value
+	if c.Value == "" {
+		s = c.Name + " " + c.Phase
+	}
+	if b := c.Bound(); b != "" {
+		s += " (" + b + ")"
+	}
+	return s
+}
+
+// facts are the name/value pairs both chat formats show.
+func facts(m Message) [][2]string {
+	out := [][2]string{{"Rollout", m.Rollout.Namespace + "/" + m.Rollout.Name}}
+	if m.Revision != "" {
+		out = append(out, [2]string{"Revision", m.Revision})
+	}
+	if m.StableRevision != "" && m.StableRevision != m.Revision {
+		out = append(out, [2]string{"Stable", m.StableRevision})
+	}
+	if m.Steps > 0 {
+		out = append(out, [2]string{"Step", fmt.Sprintf("%d/%d", m.Step, m.Steps)})
+	}
+	out = append(out, [2]string{"Weight", fmt.Sprintf("%d%%", m.Weight)})
+	for _, c := range m.Checks {
+		if len(out) >= 10 { // Slack's limit of fields per section
+			break
+		}
+		out = append(out, [2]string{c.Name, strings.TrimPrefix(checkLine(c), c.Name+" ") + " " + c.Phase})
+	}
+	return out
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// clip shortens s to at most n runes.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,16 @@
+-- ramp.dev/abort rolls back now, once per value; the value is the reason the
+-- controller keeps in status.abortReason. The value is new each time: the time, and one "+" more
+-- for each value of this second that is set or was acted on already.
+local key = "ramp.dev/abort"
+local annotations = obj.metadata.annotations or {}
+local spent = nil
+if obj.status ~= nil and obj.status.controls ~= nil then
+  spent = obj.status.controls.abort
+end
+local value = "aborted in Argo CD at " .. os.date("!%Y-%m-%dT%H:%M:%SZ")
+while value == annotations[key] or value == spent do
+  value = value .. "+"
+end
+annotations[key] = value
+obj.metadata.annotations = annotations
+return obj

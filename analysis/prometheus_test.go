@@ -294,7 +294,7 @@ func TestPrometheusFactory(t *testing.T) {
 	f := analysis.NewPrometheusFactory()
 	get := func(address string, timeout time.Duration, token string) analysis.Provider {
 		t.Helper()
-		p, err := f.Provider(address, timeout, token)
+		p, err := f.Provider(analysis.Connection{Address: address, Timeout: timeout, BearerToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,14 +313,24 @@ func TestPrometheusFactory(t *testing.T) {
 			t.Error("different settings shared a provider")
 		}
 	}
-	if _, err := f.Provider("prom:9090", time.Second, ""); err == nil {
+	for _, other := range []analysis.Connection{
+		{Address: "http://prom:9090", Timeout: 10 * time.Second, BasicAuth: &analysis.BasicAuth{Username: "u", Password: "t1"}},
+		{Address: "http://prom:9090", Timeout: 10 * time.Second, BearerToken: "t1", Headers: map[string]string{"X-Scope-OrgID": "a"}},
+	} {
+		if p, err := f.Provider(other); err != nil || p == a {
+			t.Errorf("%+v: provider %v, %v; want a provider of its own", other.Headers, p, err)
+		}
+	}
+	if _, err := f.Provider(analysis.Connection{Address: "prom:9090", Timeout: time.Second}); err == nil {
 		t.Error("a bad address made a provider, want an error")
 	}
 
 	var wg sync.WaitGroup
 	got := make([]analysis.Provider, 16)
 	for i := range got {
-		wg.Go(func() { got[i], _ = f.Provider("http://concurrent:9090", time.Second, "") })
+		wg.Go(func() {
+			got[i], _ = f.Provider(analysis.Connection{Address: "http://concurrent:9090", Timeout: time.Second})
+		})
 	}
 	wg.Wait()
 	for _, p := range got {

@@ -80,7 +80,7 @@ const MaxErrorLen = 240
 type Prometheus struct {
 	api     promv1.API
 	timeout time.Duration
-	token   string
+	secrets []string
 }
 
 var _ Provider = (*Prometheus)(nil)
@@ -92,6 +92,15 @@ var _ Provider = (*Prometheus)(nil)
 // Answers are read up to MaxAnswerBytes, and the errors returned are at most
 // MaxErrorLen bytes, one line, and never carry the token.
 func NewPrometheus(address string, timeout time.Duration, bearerToken string) (*Prometheus, error) {
+	return Connect(Connection{Address: address, Timeout: timeout, BearerToken: bearerToken})
+}
+
+// Connect returns a Provider for the Prometheus HTTP API c describes, with
+// the guarantees of NewPrometheus for every credential of c: the token, the
+// basic-auth password and the header values are sent to the scheme and host
+// of c.Address only, and no error carries them.
+func Connect(c Connection) (*Prometheus, error) {
+	address, timeout := c.Address, c.Timeout
 	u, err := url.Parse(address)
 	if err != nil {
 		return nil, boundError(fmt.Errorf("prometheus address %q: %w", address, err), "")
@@ -102,19 +111,33 @@ func NewPrometheus(address string, timeout time.Duration, bearerToken string) (*
 	if timeout <= 0 {
 		return nil, fmt.Errorf("prometheus timeout %s: must be positive", timeout)
 	}
-	rt := &guardRoundTripper{scheme: u.Scheme, host: u.Host, token: bearerToken, next: api.DefaultRoundTripper}
+	if err := c.check(u.Scheme); err != nil {
+		return nil, err
+	}
+	next, err := c.transport()
+	if err != nil {
+		return nil, err
+	}
+	headers := http.Header{}
+	for n, v := range c.Headers {
+		headers.Set(n, v)
+	}
+	if a := c.authorization(); a != "" {
+		headers.Set("Authorization", a)
+	}
+	rt := &guardRoundTripper{scheme: u.Scheme, host: u.Host, headers: headers, next: next}
 	client, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
 	if err != nil {
 		return nil, boundError(fmt.Errorf("prometheus client for %q: %w", address, err), "")
 	}
-	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout, token: bearerToken}, nil
+	return &Prometheus{api: promv1.NewAPI(client), timeout: timeout, secrets: c.secrets()}, nil
 }
 
 // Query runs query as an instant query, bounded by the provider's timeout and
 // by ctx. Warnings from Prometheus are ignored.
 func (p *Prometheus) Query(ctx context.Context, query string) (Sample, error) {
 	s, err := p.query(ctx, query)
-	return s, boundError(err, p.token)
+	return s, boundError(err, p.secrets...)
 }
 
 func (p *Prometheus) query(ctx context.Context, query string) (Sample, error) {
@@ -151,13 +174,16 @@ func (e *boundedError) Unwrap() error { return e.err }
 // when its text already is. The text of an error can carry what a server
 // answered (Prometheus's "error" field of a 400 or 422 answer), so a server
 // echoing the token back does not get it into the status.
-func boundError(err error, token string) error {
+func boundError(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
 	orig := err.Error()
 	msg := orig
-	if token != "" {
+	for _, token := range secrets {
+		if token == "" {
+			continue
+		}
 		msg = strings.ReplaceAll(msg, token, "[redacted]")
 		if t := strings.TrimSpace(token); t != "" && t != token {
 			msg = strings.ReplaceAll(msg, t, "[redacted]")
@@ -236,22 +262,27 @@ func number(v model.SampleValue) (Sample, error) {
 	return Sample{Value: float64(v), Raw: v.String()}, nil
 }
 
-// guardRoundTripper adds the bearer token to the requests for the configured
-// scheme and host only: the client follows redirects, and a redirect to
-// another host (or to plain http) must not carry the token. It also bounds
-// every answer's body to MaxAnswerBytes.
+// guardRoundTripper adds the connection's headers (Authorization among
+// them) to the requests for the configured scheme and host only: the client
+// follows redirects, and a redirect to another host (or to plain http) must
+// not carry a credential. It also bounds every answer's body to
+// MaxAnswerBytes.
 type guardRoundTripper struct {
 	scheme, host string
-	token        string
+	headers      http.Header
 	next         http.RoundTripper
 }
 
 func (g *guardRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
-	if g.token != "" && strings.EqualFold(req.URL.Scheme, g.scheme) && strings.EqualFold(req.URL.Host, g.host) {
-		req.Header.Set("Authorization", "Bearer "+g.token)
-	} else {
-		req.Header.Del("Authorization")
+	home := strings.EqualFold(req.URL.Scheme, g.scheme) && strings.EqualFold(req.URL.Host, g.host)
+	req.Header.Del("Authorization")
+	for name, values := range g.headers {
+		if home {
+			req.Header[name] = values
+		} else {
+			req.Header.Del(name)
+		}
 	}
 	resp, err := g.next.RoundTrip(req)
 	if err != nil {
@@ -297,22 +328,17 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Factory hands out Providers for a Rollout's Prometheus settings.
 type Factory interface {
-	// Provider returns a Provider for address, timeout and bearer token, or
-	// an error when they are not usable.
-	Provider(address string, timeout time.Duration, bearerToken string) (Provider, error)
+	// Provider returns a Provider for the connection, or an error when it
+	// is not usable.
+	Provider(c Connection) (Provider, error)
 }
 
 // PrometheusFactory is a Factory of *Prometheus providers that reuses one
-// provider per (address, timeout, token). It is safe for concurrent use.
+// provider per connection (keyed by a digest of all its settings). It is
+// safe for concurrent use.
 type PrometheusFactory struct {
 	mu        sync.Mutex
-	providers map[factoryKey]*Prometheus
-}
-
-type factoryKey struct {
-	address string
-	timeout time.Duration
-	token   string
+	providers map[[32]byte]*Prometheus
 }
 
 // maxProviders bounds how many providers a PrometheusFactory keeps.
@@ -322,25 +348,25 @@ var _ Factory = (*PrometheusFactory)(nil)
 
 // NewPrometheusFactory returns an empty PrometheusFactory.
 func NewPrometheusFactory() *PrometheusFactory {
-	return &PrometheusFactory{providers: map[factoryKey]*Prometheus{}}
+	return &PrometheusFactory{providers: map[[32]byte]*Prometheus{}}
 }
 
 // Provider returns the provider for these settings, making it on first use.
-func (f *PrometheusFactory) Provider(address string, timeout time.Duration, bearerToken string) (Provider, error) {
-	key := factoryKey{address: address, timeout: timeout, token: bearerToken}
+func (f *PrometheusFactory) Provider(c Connection) (Provider, error) {
+	key := c.key()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p, ok := f.providers[key]; ok {
 		return p, nil
 	}
-	p, err := NewPrometheus(address, timeout, bearerToken)
+	p, err := Connect(c)
 	if err != nil {
 		return nil, err
 	}
 	if f.providers == nil || len(f.providers) >= maxProviders {
 		// Rotated tokens and edited addresses leave stale entries behind;
 		// providers are cheap to make again, so start afresh.
-		f.providers = map[factoryKey]*Prometheus{}
+		f.providers = map[[32]byte]*Prometheus{}
 	}
 	f.providers[key] = p
 	return p, nil

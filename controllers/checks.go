@@ -81,7 +81,7 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []pla
 		}
 		token = v
 	}
-	p, err := r.Providers.Provider(a.Prometheus.Address, a.Prometheus.QueryTimeout(), token)
+	p, err := r.Providers.Provider(analysis.Connection{Address: a.Prometheus.Address, Timeout: a.Prometheus.QueryTimeout(), BearerToken: token})
 	if err != nil {
 		return fail(err)
 	}

@@ -22,10 +22,11 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD into config/crd and RBAC into config/rbac.
+manifests: $(CONTROLLER_GEN) ## Generate the CRD into config/crd, RBAC into config/rbac and the Rollout schema for kustomize.
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	hack/sync-chart-crds.sh
+	go run ./hack/kustomize-schema
 
 .PHONY: verify
 verify: generate manifests ## Fail when generated code or manifests are stale, or go vet complains.

@@ -440,7 +440,7 @@ spec:
 
 // With namePrefix the Rollout's name changes, and with it the names of the
 // color Services Ramp creates (<rollout>-blue, -green). The route reference
-// and an HPA's target follow; the route's backendRefs name Services kustomize
+// and an HPA's and a KEDA ScaledObject's target follow; the route's backendRefs name Services kustomize
 // does not build, so they keep the base's names: a prefixed overlay must
 // patch them (the README says so).
 func TestNamePrefix(t *testing.T) {
@@ -450,7 +450,13 @@ func TestNamePrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 		files := map[string]string{
-			"kustomization.yaml": "namePrefix: eu-\nresources: [../../base, hpa.yaml]\n",
+			"kustomization.yaml": "namePrefix: eu-\nresources: [../../base, hpa.yaml, scaledobject.yaml]\n",
+			"scaledobject.yaml": `apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: shop}
+spec:
+  scaleTargetRef: {apiVersion: ramp.dev/v1alpha1, kind: Rollout, name: shop}
+`,
 			"hpa.yaml": `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: shop}
@@ -477,15 +483,25 @@ spec:
 		t.Fatal(err)
 	}
 	target, _ := hpa.GetString("spec.scaleTargetRef.name")
+	so, err := rm.GetById(resmapID(t, rm, "ScaledObject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	soTarget, _ := so.GetString("spec.scaleTargetRef.name")
 	route, err := rm.GetById(resmapID(t, rm, "HTTPRoute"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	backend, _ := route.GetString("spec.rules[0].backendRefs[0].name")
-	if err := rm.Remove(hpa.CurId()); err != nil {
-		t.Fatal(err)
+	for _, id := range []resid.ResId{hpa.CurId(), so.CurId()} {
+		if err := rm.Remove(id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b := parse(t, rm)
+	if soTarget != "eu-shop" {
+		t.Errorf("ScaledObject's target %s, want eu-shop", soTarget)
+	}
 	if b.rollout.Name != "eu-shop" || target != "eu-shop" || b.rollout.Spec.TrafficRouting.GatewayAPI.HTTPRoutes[0].Name != "eu-shop" || route.GetName() != "eu-shop" {
 		t.Errorf("Rollout %s, HPA target %s, httpRoutes %v, route %s: want eu-shop everywhere",
 			b.rollout.Name, target, b.rollout.Spec.TrafficRouting.GatewayAPI.HTTPRoutes, route.GetName())

@@ -509,7 +509,31 @@ spec:
 	if backend != "shop-blue" {
 		t.Errorf("backendRefs[0] %q: kustomize renamed a Service it does not build?", backend)
 	}
+
+	// The README's fix: the overlay patches the two backendRefs.
+	eu := filepath.Join(dir, "example", "overlays", "eu")
+	rewrite(t, filepath.Join(eu, "kustomization.yaml"), "namePrefix: eu-\n", "namePrefix: eu-\n"+backendRefsPatch)
+	openapi.ResetOpenAPI()
+	rm, err = krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), eu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route, err = rm.GetById(resmapID(t, rm, "HTTPRoute")); err != nil {
+		t.Fatal(err)
+	}
+	blue, _ := route.GetString("spec.rules[0].backendRefs[0].name")
+	green, _ := route.GetString("spec.rules[0].backendRefs[1].name")
+	if blue != "eu-shop-blue" || green != "eu-shop-green" {
+		t.Errorf("patched backendRefs %s, %s: want eu-shop-blue, eu-shop-green", blue, green)
+	}
 }
+
+const backendRefsPatch = `patches:
+- target: {kind: HTTPRoute, name: shop}
+  patch: |-
+    - {op: replace, path: /spec/rules/0/backendRefs/0/name, value: eu-shop-blue}
+    - {op: replace, path: /spec/rules/0/backendRefs/1/name, value: eu-shop-green}
+`
 
 func resmapID(t *testing.T, rm resmap.ResMap, kind string) resid.ResId {
 	t.Helper()

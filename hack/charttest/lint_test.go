@@ -15,6 +15,7 @@ var variants = map[string]map[string]any{
 	"watchNamespaces": {"watchNamespaces": []any{"team-a", "team-b"}},
 	"serviceMonitor":  {"serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prometheus"}}},
 	"dashboard":       {"grafanaDashboard": map[string]any{"enabled": true}},
+	"argocd":          {"argocd": map[string]any{"customizations": map[string]any{"enabled": true}}},
 	"one replica":     {"replicas": 1, "leaderElection": map[string]any{"enabled": false}, "podDisruptionBudget": map[string]any{"enabled": false}},
 	"plain metrics":   {"metrics": map[string]any{"secure": false}, "serviceMonitor": map[string]any{"enabled": true}},
 	"everything set": {

@@ -1,6 +1,7 @@
--- ramp.dev/abort rolls back now, once per value; the value is the reason the
--- controller keeps in status.abortReason. The value is new each time: the time, and one "+" more
--- for each value of this second that is set or was acted on already.
+-- ramp.dev/abort rolls back now, once per value; the value is the reason
+-- the controller keeps in status.abortReason.
+-- The value is new each time: the time, and one "+" more for each value
+-- of this second that is set already or was acted on.
 local key = "ramp.dev/abort"
 local annotations = obj.metadata.annotations or {}
 local spent = nil

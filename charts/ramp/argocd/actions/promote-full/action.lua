@@ -1,13 +1,14 @@
--- ramp.dev/promote-full skips the remaining steps and promotes now, once per
--- value. The value is new each time: the time, and one "+" more
--- for each value of this second that is set or was acted on already.
+-- ramp.dev/promote-full skips the remaining steps and promotes now, once
+-- per value.
+-- The value is new each time: the time, and one "+" more for each value
+-- of this second that is set already or was acted on.
 local key = "ramp.dev/promote-full"
 local annotations = obj.metadata.annotations or {}
 local spent = nil
 if obj.status ~= nil and obj.status.controls ~= nil then
   spent = obj.status.controls.promoteFull
 end
-local value = "promoted in Argo CD at " .. os.date("!%Y-%m-%dT%H:%M:%SZ")
+local value = "promoted in full in Argo CD at " .. os.date("!%Y-%m-%dT%H:%M:%SZ")
 while value == annotations[key] or value == spent do
   value = value .. "+"
 end

@@ -1,6 +1,7 @@
 -- ramp.dev/promote passes the current manual gate (pause: {}), once per
--- value. The value is new each time: the time, and one "+" more
--- for each value of this second that is set or was acted on already.
+-- value.
+-- The value is new each time: the time, and one "+" more for each value
+-- of this second that is set already or was acted on.
 local key = "ramp.dev/promote"
 local annotations = obj.metadata.annotations or {}
 local spent = nil

@@ -1,6 +1,7 @@
--- ramp.dev/retry starts a rolled-back revision again from step 0, once per
--- value. The value is new each time: the time, and one "+" more
--- for each value of this second that is set or was acted on already.
+-- ramp.dev/retry starts a rolled-back revision again from step 0, once
+-- per value.
+-- The value is new each time: the time, and one "+" more for each value
+-- of this second that is set already or was acted on.
 local key = "ramp.dev/retry"
 local annotations = obj.metadata.annotations or {}
 local spent = nil

@@ -198,6 +198,14 @@ type RolloutStatus struct {
 	// +optional
 	Controls *ControlsStatus `json:"controls,omitempty"`
 
+	// notifications are the last moments notified (at most 8), newest
+	// last; a Pending one is sent again after a controller restart.
+	// +optional
+	// +listType=map
+	// +listMapKey=key
+	// +kubebuilder:validation:MaxItems=8
+	Notifications []NotificationRecord `json:"notifications,omitempty"`
+
 	// conditions are Ready, Progressing, Paused and Valid.
 	// +optional
 	// +listType=map

@@ -204,6 +204,12 @@ type RolloutSpec struct {
 	// +optional
 	// +kubebuilder:default=Release
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// notifications are the webhooks told about the moments of a rollout:
+	// waiting for approval, held by a deploy window, rolled back, promoted.
+	// Delivery never holds a decision: it runs apart, with retries.
+	// +optional
+	Notifications *Notifications `json:"notifications,omitempty"`
 }
 
 // ColorMetadata is the extra metadata of each color.

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,15 +21,24 @@ func Render(format string, m Message) ([]byte, error) {
 		m.Checks = []Check{}
 	}
 	m.Schema = Schema
+	var v any
 	switch format {
 	case FormatJSON, "":
-		return json.Marshal(m)
+		v = m
 	case FormatSlack:
-		return json.Marshal(slack(m))
+		v = slack(m)
 	case FormatTeams:
-		return json.Marshal(teams(m))
+		v = teams(m)
+	default:
+		return nil, fmt.Errorf("unknown notification format %q", format)
 	}
-	return nil, fmt.Errorf("unknown notification format %q", format)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // a body is no HTML page: "0.4 > max 0.01" stays as written
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Title is one line naming the moment and the Rollout.
@@ -96,7 +106,11 @@ func facts(m Message) [][2]string {
 		if len(out) >= 10 { // Slack's limit of fields per section
 			break
 		}
-		out = append(out, [2]string{c.Name, strings.TrimPrefix(checkLine(c), c.Name+" ") + " " + c.Phase})
+		v := c.Value
+		if b := c.Bound(); b != "" {
+			v += " (" + b + ")"
+		}
+		out = append(out, [2]string{c.Name, strings.TrimSpace(v + " " + c.Phase)})
 	}
 	return out
 }

@@ -53,6 +53,9 @@ func TestRenderJSON(t *testing.T) {
 	if len(checks) != 1 || c["name"] != "error-rate" || c["value"] != "0.4" || c["max"] != 0.01 || c["phase"] != "Failed" {
 		t.Errorf("checks = %v", checks)
 	}
+	if !strings.Contains(string(b), `"0.4 > max 0.01"`) {
+		t.Errorf("> is escaped: %s", b)
+	}
 	// No checks is an empty list, never null.
 	m := rolledBack()
 	m.Checks = nil
@@ -91,7 +94,7 @@ func TestRenderSlack(t *testing.T) {
 	for _, f := range fields {
 		all = append(all, f.(map[string]any)["text"].(string))
 	}
-	if j := strings.Join(all, "|"); !strings.Contains(j, "*error-rate*\n= 0.4 (max 0.01) Failed") || !strings.Contains(j, "*Step*\n1/2") {
+	if j := strings.Join(all, "|"); !strings.Contains(j, "*error-rate*\n0.4 (max 0.01) Failed") || !strings.Contains(j, "*Step*\n1/2") {
 		t.Errorf("fields %q", all)
 	}
 }

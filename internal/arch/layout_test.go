@@ -67,8 +67,10 @@ var rules = []rule{
 	{dir: "internal/imagepolicy", allowed: []string{"api"}, banned: clients},
 	{dir: "analysis", allowed: []string{"api"}, banned: []string{"sigs.k8s.io/controller-runtime", "sigs.k8s.io/gateway-api"}},
 	{dir: "traffic", allowed: []string{"api"}},
-	{dir: "controllers", allowed: []string{"api", "analysis", "traffic", "internal/plan", "internal/metrics", "internal/windows", "internal/imagepolicy"}},
-	{dir: "internal/manager", allowed: []string{"api", "analysis", "traffic", "controllers", "internal/fresh", "internal/metrics"}},
+	// The notification sender knows nothing of Kubernetes nor of Ramp's API.
+	{dir: "notify", allowed: []string{}, banned: append([]string{"k8s.io/api", "k8s.io/apimachinery"}, clients...)},
+	{dir: "controllers", allowed: []string{"api", "analysis", "traffic", "notify", "internal/plan", "internal/metrics", "internal/windows", "internal/imagepolicy"}},
+	{dir: "internal/manager", allowed: []string{"api", "analysis", "traffic", "notify", "controllers", "internal/fresh", "internal/metrics"}},
 	{dir: "cmd/ramp-controller", allowed: []string{"internal/manager", "api"}},
 }
 

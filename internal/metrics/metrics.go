@@ -27,6 +27,7 @@ type Metrics struct {
 	stepDuration  *prometheus.HistogramVec
 	finished      *prometheus.CounterVec
 	rollback      *prometheus.HistogramVec
+	notifications *prometheus.CounterVec
 	mu            sync.Mutex
 	infoLabels    map[string]prometheus.Labels // last info series of each rollout
 	metricsOfRoll map[string]map[string]bool   // metric names with series, per rollout
@@ -64,6 +65,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "ramp_rollback_seconds", Help: "From the check that saw a breach to the route carrying 0% canary.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 	}, rl), &err)
+	m.notifications = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ramp_notifications_total", Help: "Notifications to webhooks by result (sent, failed, dropped): one per moment and webhook.",
+	}, []string{"result"}), &err)
+	for _, r := range []string{"sent", "failed", "dropped"} {
+		m.notifications.WithLabelValues(r).Add(0)
+	}
 	return m, err
 }
 
@@ -166,6 +173,12 @@ func (m *Metrics) Finished(ro *v1.Rollout, result string) {
 // write that took the canary to 0 %.
 func (m *Metrics) RolledBack(ro *v1.Rollout, d time.Duration) {
 	m.rollback.With(prometheus.Labels{"namespace": ro.Namespace, "rollout": ro.Name}).Observe(d.Seconds())
+}
+
+// Notification counts one notification to one webhook: result is "sent",
+// "failed" or "dropped".
+func (m *Metrics) Notification(result string) {
+	m.notifications.WithLabelValues(result).Inc()
 }
 
 // Forget removes every series of a deleted rollout.

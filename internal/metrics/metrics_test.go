@@ -33,6 +33,7 @@ func TestPromlint(t *testing.T) {
 	m.StepFinished(ro, 3e9)
 	m.Finished(ro, "promoted")
 	m.RolledBack(ro, 5e6)
+	m.Notification("sent")
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +45,13 @@ func TestPromlint(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	if len(mfs) != 11 {
-		t.Errorf("%d metric families, want the 11 of DESIGN.md", len(mfs))
+	if len(mfs) != 12 {
+		t.Errorf("%d metric families, want the 11 of DESIGN.md and ramp_notifications_total", len(mfs))
+	}
+	for result, want := range map[string]float64{"sent": 1, "failed": 0, "dropped": 0} {
+		if got := testutil.ToFloat64(m.notifications.WithLabelValues(result)); got != want {
+			t.Errorf("ramp_notifications_total{result=%q} = %v, want %v", result, got, want)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 func readCredential(ctx context.Context, reader client.Reader, namespace string, ref *v1.SecretKeyRef) (string, error) {
 	var s corev1.Secret
 	if err := reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s); err != nil {
-		return "", fmt.Errorf("read bearer token secret %s: %w", ref.Name, err)
+		return "", fmt.Errorf("read secret %s: %w", ref.Name, err)
 	}
 	if s.Labels[v1.LabelCredentials] != "true" {
 		return "", fmt.Errorf("secret %s is not labeled %s: \"true\"; only Secrets so labeled may be used as credentials", ref.Name, v1.LabelCredentials)

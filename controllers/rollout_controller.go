@@ -53,6 +53,9 @@ type RolloutReconciler struct {
 	Metrics *metrics.Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Notify sends the moments the written status shows to the Rollout's
+	// webhooks, apart from the reconcile; none are sent when nil.
+	Notify *Notifier
 }
 
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch;patch
@@ -78,6 +81,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.Namespace, req.Name)
 			r.Checks.Forget(req.NamespacedName)
+			r.Notify.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -130,6 +134,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// write rather than in one of its own once the actions are done.
 	d.Status.ObservedGeneration = ro.Generation
 	d.Status.Replicas, d.Status.Selector = scaleStatus(&ro, w)
+	r.recordMoments(ctx, &ro, prev, &d.Status, w.obs.Revision)
 	writer, router := r.Client, r.Router
 	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {
 		writer, router = r.Urgent, r.UrgentRouter
@@ -148,6 +153,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		r.Recorder.Eventf(&ro, nil, kind, e.Reason, e.Reason, "%s", e.Message)
 	}
+	r.sendMoments(ctx, &ro) // enqueues only: never waits for a webhook
 	for _, a := range d.Actions {
 		logger.V(1).Info("applying action", "rollout", klog.KObj(&ro), "kind", a.Kind, "color", a.Color, "replicas", a.Replicas, "weight", a.Weight)
 		if err := r.act(ctx, router, &ro, w, a); err != nil {

@@ -88,6 +88,9 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("rollout")
+	if r.Notify != nil {
+		b = b.WatchesRawSource(source.Channel(r.Notify.Events(), &handler.EnqueueRequestForObject{}))
+	}
 	if grpc {
 		b = b.Watches(&gatewayv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfGRPCRoute))
 	}

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/manager"
 	"github.com/ramp-dev/ramp/internal/testenv"
+	"github.com/ramp-dev/ramp/notify"
 )
 
 var (
@@ -90,6 +91,9 @@ func (f *fixture) startManager() {
 	mgr, err := manager.New(f.ctx, env.Config, manager.Options{
 		MetricsBindAddress: f.metrics, HealthProbeBindAddress: "0",
 		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns}, Now: f.clock.Now,
+		// Webhooks answer at once in tests: retries come fast, a hanging
+		// one is cut off after 2s.
+		Notifications: notify.Options{Timeout: 2 * time.Second, Backoff: 200 * time.Millisecond},
 	})
 	if err != nil {
 		f.t.Fatal(err)

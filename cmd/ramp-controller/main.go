@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 	_ "time/tzdata" // deploy windows name IANA zones; images may lack a zone database
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,6 +37,9 @@ func run() error {
 	// it. Rollbacks have a limiter of their own at the same rate.
 	flag.IntVar(&o.Workers, "workers", 16, "number of Rollouts reconciled at once")
 	flag.IntVar(&o.CheckWorkers, "check-workers", 32, "number of Rollouts whose Prometheus checks run at once, apart from the workers that decide and roll back")
+	flag.IntVar(&o.Notifications.Workers, "notification-workers", 4, "number of webhook notifications sent at once, apart from the workers that decide")
+	flag.IntVar(&o.Notifications.Queue, "notification-queue", 256, "notifications (one per moment and webhook) waiting or retrying at most; more are dropped and counted")
+	flag.DurationVar(&o.Notifications.Timeout, "notification-timeout", 10*time.Second, "timeout of each webhook request")
 	qps := flag.Float64("kube-api-qps", 300, "requests per second to the API server (rollbacks have their own allowance of the same size)")
 	burst := flag.Int("kube-api-burst", 600, "burst of requests to the API server")
 	var namespaces string

@@ -30,6 +30,7 @@ import (
 	"github.com/ramp-dev/ramp/controllers"
 	"github.com/ramp-dev/ramp/internal/fresh"
 	"github.com/ramp-dev/ramp/internal/metrics"
+	"github.com/ramp-dev/ramp/notify"
 	"github.com/ramp-dev/ramp/traffic"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	Namespaces []string
 	// PprofBindAddress serves net/http/pprof; "" or "0" turns it off.
 	PprofBindAddress string
+	// Notifications bound the sender of webhook notifications (workers,
+	// queue, timeout, retries); zero values take notify's defaults.
+	Notifications notify.Options
 }
 
 func metricsOptions(o Options) metricsserver.Options {
@@ -195,6 +199,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		UrgentRouter: &traffic.GatewayAPI{Client: uc, Reader: mgr.GetAPIReader()},
 		Providers:    providers,
 		Now:          o.Now,
+	}
+	no := o.Notifications
+	no.Count = func(res notify.Outcome) { m.Notification(string(res)) }
+	no.Log = ctrl.Log.WithName("notify")
+	r.Notify = controllers.NewNotifier(notify.New(no))
+	// The sender's workers run apart from the reconcilers: a webhook that
+	// hangs holds one of them for a request's timeout, never a decision.
+	if err := mgr.Add(r.Notify); err != nil {
+		return nil, fmt.Errorf("add notifier: %w", err)
 	}
 	if o.CheckWorkers > 0 {
 		r.Checks = controllers.NewCheckPool(o.CheckWorkers)

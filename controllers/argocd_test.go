@@ -284,8 +284,12 @@ func (f *fixture) argoAction(name, action, annotation string) string {
 	if len(keys) != 1 || len(keys["metadata"]) != 1 || len(shape.Metadata.Annotations) != 1 || !ok {
 		f.t.Fatalf("action %s: patch %s, want only metadata.annotations[%s]", action, patch, annotation)
 	}
+	generation := live.GetGeneration()
 	if err := f.c.Patch(f.ctx, live, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		f.t.Fatalf("action %s: apply %s: %v", action, patch, err)
+	}
+	if live.GetGeneration() != generation {
+		f.t.Errorf("action %s changed the generation from %d to %d", action, generation, live.GetGeneration())
 	}
 	f.t.Logf("action %s: %s", action, patch)
 	return value

@@ -1,6 +1,7 @@
 package charttest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -165,16 +167,26 @@ func TestArgoCDConfigMapMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// kubectl get ... -o jsonpath='{.data}': the data as JSON.
-	var shipped corev1.ConfigMap
-	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ramp-argocd-cm"}, &shipped); err != nil {
+	// kubectl get ... -o jsonpath='{.data}', with kubectl's JSONPath: a map
+	// prints as JSON.
+	shipped := &unstructured.Unstructured{}
+	shipped.SetAPIVersion("v1")
+	shipped.SetKind("ConfigMap")
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ramp-argocd-cm"}, shipped); err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(shipped.Data)
-	if err != nil {
+	jp := jsonpath.New("data")
+	if err := jp.Parse("{.data}"); err != nil {
 		t.Fatal(err)
 	}
-	patch := []byte(`{"data": ` + string(data) + `}`)
+	var data bytes.Buffer
+	if err := jp.Execute(&data, shipped.Object); err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(data.Bytes()) {
+		t.Fatalf("jsonpath {.data} printed no JSON: %s", data.String())
+	}
+	patch := []byte(`{"data": ` + data.String() + `}`)
 	target := &unstructured.Unstructured{}
 	target.SetAPIVersion("v1")
 	target.SetKind("ConfigMap")

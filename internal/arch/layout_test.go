@@ -69,6 +69,8 @@ var rules = []rule{
 	{dir: "traffic", allowed: []string{"api"}},
 	// The notification sender knows nothing of Kubernetes nor of Ramp's API.
 	{dir: "notify", allowed: []string{}, banned: append([]string{"k8s.io/api", "k8s.io/apimachinery"}, clients...)},
+	// The Argo CD Lua runner reads objects and scripts, nothing of Ramp's.
+	{dir: "internal/argocdlua", allowed: []string{}, banned: clients},
 	{dir: "controllers", allowed: []string{"api", "analysis", "traffic", "notify", "internal/plan", "internal/metrics", "internal/windows", "internal/imagepolicy"}},
 	{dir: "internal/manager", allowed: []string{"api", "analysis", "traffic", "notify", "controllers", "internal/fresh", "internal/metrics"}},
 	{dir: "cmd/ramp-controller", allowed: []string{"internal/manager", "api"}},

@@ -190,7 +190,8 @@ func TestArgoCDHealthWalk(t *testing.T) {
 
 // TestArgoCDHealthHeld: Suspended while a deploy window holds a rollout in
 // flight or keeps a new revision from starting, and at a gate waiting for
-// approvals; Degraded when the spec cannot be acted on (Failed).
+// approvals; Progressing while checks that cannot decide hold it; Degraded
+// when the spec cannot be acted on (Failed).
 func TestArgoCDHealthHeld(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -204,9 +205,22 @@ func TestArgoCDHealthHeld(t *testing.T) {
 	waiting.Spec.DeployWindows = deny
 	approvals := f.rollout("approvals", "approvals:v1")
 	approvals.Spec.Steps = []v1.Step{{Weight: 10, Pause: &v1.PauseGate{Approvals: 2}}, {Weight: 100}}
+	undecided := f.rollout("undecided", "undecided:v1")
+	undecided.Spec.Steps = []v1.Step{{Weight: 10, Hold: &metav1.Duration{Duration: time.Hour}}, {Weight: 100}}
 	f.healthy(flying)
 	f.healthy(waiting)
 	f.healthy(approvals)
+	f.healthy(undecided)
+
+	f.setImage("undecided", "undecided:v2")
+	f.eventually(20*time.Second, "undecided at 10%", func() bool {
+		st := f.get("undecided").Status
+		return st.CanaryWeight == 10 && st.StepStartedAt != nil
+	})
+	prom.Set(f.ns, "undecided-green", errorMetric, testenv.Answer{NoData: true})
+	f.expectArgoHealth("undecided", "progressing_checks_undecided", "Progressing", func(ro *v1.Rollout) bool {
+		return pausedBy(ro) == v1.ReasonChecksUndecided
+	}, statusMessage)
 
 	f.setImage("approvals", "approvals:v2")
 	f.expectArgoHealth("approvals", "suspended_approvals", "Suspended", func(ro *v1.Rollout) bool {

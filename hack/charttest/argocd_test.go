@@ -123,6 +123,9 @@ func TestRenderArgoCDCustomizations(t *testing.T) {
 		t.Errorf("ConfigMap %s/%s, want ramp-system/ramp-argocd-cm", cm.Namespace, cm.Name)
 	}
 	checkArgoCDKeys(t, cm.Data)
+	if want := "kubectl -n ramp-system get configmap ramp-argocd-cm -o jsonpath='{.data}'"; !strings.Contains(r.Notes, want) {
+		t.Errorf("NOTES.txt does not give the merge into argocd-cm (%s):\n%s", want, r.Notes)
+	}
 
 	r = render(t, dir, "ramp", "ramp-system", map[string]any{"argocd": map[string]any{"customizations": map[string]any{
 		"enabled": true, "namespace": "argocd", "labels": map[string]any{"team": "sre"}, "annotations": map[string]any{"note": "merge into argocd-cm"},

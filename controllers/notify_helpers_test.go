@@ -170,7 +170,7 @@ func (rc *receiver) capture(name, path, moment string) {
 
 // hook is a webhook of the receiver at path.
 func (rc *receiver) hook(name, path string, format v1.WebhookFormat, on ...v1.NotificationMoment) v1.Webhook {
-	return v1.Webhook{Name: name, URL: rc.URL + path, Format: format, On: on}
+	return v1.Webhook{Name: name, URL: rc.URL + path, Format: format, Moments: on}
 }
 
 // record returns the Rollout's record of moment, nil when none.

@@ -33,7 +33,9 @@ func TestNotifyGatePromoteRollback(t *testing.T) {
 		t.Helper()
 		for _, p := range paths {
 			f.eventually(10*time.Second, fmt.Sprintf("%d %s at %s", n, moment, p), func() bool { return len(rc.delivered(p, moment)) >= n },
-				func() string { return fmt.Sprintf("%d requests, status %+v", len(rc.requests(p)), f.get("notes").Status.Notifications) })
+				func() string {
+					return fmt.Sprintf("%d requests, status %+v", len(rc.requests(p)), f.get("notes").Status.Notifications)
+				})
 		}
 	}
 

@@ -56,6 +56,8 @@ type fixture struct {
 	stopMgr func()
 	metrics string // metrics bind address, "0" for none
 	clock   *clock
+	// notify bounds the manager's notification sender (at startManager).
+	notify notify.Options
 }
 
 // clock is the controller's injected clock: the real time moved by an
@@ -78,7 +80,10 @@ func newFixtureWithMetrics(t *testing.T, metricsAddr string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns), metrics: metricsAddr, clock: &clock{}}
+	f := &fixture{t: t, ctx: ctx, ns: ns, c: env.Client, readier: testenv.StartReadier(ctx, env.Client, ns), metrics: metricsAddr, clock: &clock{},
+		// Webhooks answer at once in tests: retries come fast, a hanging
+		// one is cut off after 2s.
+		notify: notify.Options{Timeout: 2 * time.Second, Backoff: 200 * time.Millisecond}}
 	f.startManager()
 	t.Cleanup(func() { f.stopManager() })
 	return f
@@ -91,9 +96,7 @@ func (f *fixture) startManager() {
 	mgr, err := manager.New(f.ctx, env.Config, manager.Options{
 		MetricsBindAddress: f.metrics, HealthProbeBindAddress: "0",
 		Workers: 2, SkipNameValidation: true, Namespaces: []string{f.ns}, Now: f.clock.Now,
-		// Webhooks answer at once in tests: retries come fast, a hanging
-		// one is cut off after 2s.
-		Notifications: notify.Options{Timeout: 2 * time.Second, Backoff: 200 * time.Millisecond},
+		Notifications: f.notify,
 	})
 	if err != nil {
 		f.t.Fatal(err)

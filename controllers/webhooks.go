@@ -72,7 +72,11 @@ func parseWebhooks(data string) (hooks []v1.Webhook, problem string) {
 	dec.DisallowUnknownFields()
 	var all []v1.Webhook
 	if err := dec.Decode(&all); err != nil {
-		return nil, fmt.Sprintf("key %s is not a list of webhooks: %v", namespaceWebhooksKey, err)
+		hint := ""
+		if strings.Contains(err.Error(), `unknown field "true"`) {
+			hint = ` (YAML reads a key on as true: the field is moments)`
+		}
+		return nil, fmt.Sprintf("key %s is not a list of webhooks: %v%s", namespaceWebhooksKey, err, hint)
 	}
 	var problems []string
 	seen := map[string]bool{}
@@ -108,7 +112,7 @@ func checkWebhook(w v1.Webhook) string {
 	case w.Format != v1.FormatJSON && w.Format != v1.FormatSlack && w.Format != v1.FormatTeams:
 		return fmt.Sprintf("unknown format %q (json, slack or teams)", w.Format)
 	}
-	for _, m := range w.On {
+	for _, m := range w.Moments {
 		switch m {
 		case v1.MomentRolloutStarted, v1.MomentAwaitingApproval, v1.MomentDeployWindow, v1.MomentRolledBack, v1.MomentPromoted, v1.MomentFailed:
 		default:

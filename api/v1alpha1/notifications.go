@@ -58,12 +58,14 @@ type Webhook struct {
 	// +kubebuilder:default=json
 	Format WebhookFormat `json:"format,omitempty"`
 
-	// on are the moments this webhook is told about. When omitted:
-	// AwaitingApproval, DeployWindow, RolledBack and Promoted.
+	// moments are the moments this webhook is told about. When omitted:
+	// AwaitingApproval, DeployWindow, RolledBack and Promoted. (Not "on":
+	// YAML 1.1, which kubectl and most GitOps tools parse, reads the key on
+	// as true.)
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=8
-	On []NotificationMoment `json:"on,omitempty"`
+	Moments []NotificationMoment `json:"moments,omitempty"`
 }
 
 // WebhookURLSource says where a webhook's URL is read from.
@@ -108,12 +110,12 @@ const (
 	MomentFailed NotificationMoment = "Failed"
 )
 
-// DefaultMoments are the moments of a webhook without on.
+// DefaultMoments are the moments of a webhook without moments.
 var DefaultMoments = []NotificationMoment{MomentAwaitingApproval, MomentDeployWindow, MomentRolledBack, MomentPromoted}
 
 // Wants reports whether the webhook is on moment m.
 func (w *Webhook) Wants(m NotificationMoment) bool {
-	on := w.On
+	on := w.Moments
 	if len(on) == 0 {
 		on = DefaultMoments
 	}

@@ -745,8 +745,8 @@ func (in *Webhook) DeepCopyInto(out *Webhook) {
 		*out = new(WebhookURLSource)
 		**out = **in
 	}
-	if in.On != nil {
-		in, out := &in.On, &out.On
+	if in.Moments != nil {
+		in, out := &in.Moments, &out.Moments
 		*out = make([]NotificationMoment, len(*in))
 		copy(*out, *in)
 	}

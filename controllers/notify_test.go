@@ -195,3 +195,28 @@ func TestNotifyRetriesDeliverOnce(t *testing.T) {
 		t.Errorf("no Notified event:\n%s", f.dumpEvents("flaky"))
 	}
 }
+
+// A rollback by ramp.dev/abort is told with the reason given.
+func TestNotifyAbortReason(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	rc := startReceiver(t)
+	ro := f.rollout("abrt", "abrt:v1")
+	ro.Spec.Steps = []v1.Step{{Weight: 10, Hold: &metav1.Duration{Duration: 5 * time.Minute}}, {Weight: 100}}
+	ro.Spec.Notifications = &v1.Notifications{Webhooks: []v1.Webhook{rc.hook("ops", "/ops", v1.FormatSlack), rc.hook("raw", "/raw", v1.FormatJSON)}}
+	f.healthy(ro)
+	f.setImage("abrt", "abrt:v2")
+	f.eventually(20*time.Second, "at 10%", func() bool { _, g := f.weights("abrt"); return g == 10 })
+	f.annotate("abrt", v1.AnnotationAbort, "latency spike on checkout")
+	f.eventually(10*time.Second, "RolledBack delivered", func() bool {
+		return len(rc.delivered("/ops", "RolledBack")) == 1 && len(rc.delivered("/raw", "RolledBack")) == 1
+	})
+	want := "Rolled back: " + f.ns + "/abrt " + f.get("abrt").Status.CanaryRevision + ": aborted by ramp.dev/abort: latency spike on checkout"
+	if s := slackText(rc.delivered("/ops", "RolledBack")[0]); s != want {
+		t.Errorf("Slack text %q, want %q", s, want)
+	}
+	if r := rc.delivered("/raw", "RolledBack")[0]["reason"]; r != "aborted by ramp.dev/abort: latency spike on checkout" {
+		t.Errorf("reason %v", r)
+	}
+	rc.capture("aborted.json", "/raw", "RolledBack")
+}

@@ -61,21 +61,28 @@ func Title(m Message) string {
 	return m.Moment + ": " + ro
 }
 
-// Summary is the title and, when known, why: the failed checks of a
-// rollback with their values and bounds, or the reason.
-func Summary(m Message) string {
-	why := m.Reason
+// Why says why, when known: the failed checks of a rollback with their
+// values and bounds, or the reason; the title otherwise.
+func Why(m Message) string {
 	if failed := m.Failed(); len(failed) > 0 && m.Moment == "RolledBack" {
 		parts := make([]string, len(failed))
 		for i, c := range failed {
 			parts[i] = checkLine(c)
 		}
-		why = strings.Join(parts, "; ")
+		return strings.Join(parts, "; ")
 	}
-	if why == "" {
-		return Title(m)
+	if m.Reason != "" {
+		return m.Reason
 	}
-	return Title(m) + ": " + why
+	return Title(m)
+}
+
+// Summary is the title and, when known, why.
+func Summary(m Message) string {
+	if w := Why(m); w != Title(m) {
+		return Title(m) + ": " + w
+	}
+	return Title(m)
 }
 
 func checkLine(c Check) string {

@@ -85,6 +85,9 @@ func TestRenderSlack(t *testing.T) {
 	if strings.Join(types, ",") != "header,section,section,context" {
 		t.Errorf("block types %v", types)
 	}
+	if why := blocks[1].(map[string]any)["text"].(map[string]any)["text"]; why != "error-rate = 0.4 (max 0.01)" {
+		t.Errorf("section %q, want the failed check", why)
+	}
 	header := blocks[0].(map[string]any)["text"].(map[string]any)
 	if header["type"] != "plain_text" || header["text"] != "Rolled back: shop/shop 7f5c8d6b4" {
 		t.Errorf("header %v", header)

@@ -28,7 +28,8 @@ func slack(m Message) slackMessage {
 	md := func(s string) slackText { return slackText{Type: "mrkdwn", Text: s} }
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: clip(Title(m), 150)}},
-		{Type: "section", Text: ptr(md(clip(slackEscape.Replace(Summary(m)), 3000)))},
+		// The header names the moment; the section says why.
+		{Type: "section", Text: ptr(md(clip(slackEscape.Replace(Why(m)), 3000)))},
 	}
 	var fields []slackText
 	for _, f := range facts(m) {

@@ -55,8 +55,8 @@ func teams(m Message) teamsMessage {
 	body := []teamsElement{
 		{Type: "TextBlock", Text: Title(m), Size: "Medium", Weight: "Bolder", Color: color, Wrap: true},
 	}
-	if s := Summary(m); s != Title(m) {
-		body = append(body, teamsElement{Type: "TextBlock", Text: s[len(Title(m))+2:], Wrap: true})
+	if w := Why(m); w != Title(m) {
+		body = append(body, teamsElement{Type: "TextBlock", Text: w, Wrap: true})
 	}
 	body = append(body, teamsElement{Type: "FactSet", Facts: fs})
 	if m.Message != "" {

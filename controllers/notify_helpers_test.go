@@ -168,6 +168,16 @@ func (rc *receiver) capture(name, path, moment string) {
 	}
 }
 
+// captureValue writes v as JSON to $RAMP_NOTIFY_CAPTURE/name.
+func (rc *receiver) captureValue(name string, v any) {
+	if dir := os.Getenv("RAMP_NOTIFY_CAPTURE"); dir != "" {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			rc.t.Errorf("capture %s: %v", name, err)
+		}
+	}
+}
+
 // hook is a webhook of the receiver at path.
 func (rc *receiver) hook(name, path string, format v1.WebhookFormat, on ...v1.NotificationMoment) v1.Webhook {
 	return v1.Webhook{Name: name, URL: rc.URL + path, Format: format, Moments: on}

@@ -118,6 +118,7 @@ func TestNotifyGatePromoteRollback(t *testing.T) {
 		keys = append(keys, r.Key+"="+string(r.State)+" ("+r.Result+")")
 	}
 	t.Logf("status.notifications:\n%s", strings.Join(keys, "\n"))
+	rc.captureValue("status-notifications.json", recs)
 	if len(recs) != 6 {
 		t.Errorf("%d records, want 6 (2 started, 2 gates, promoted, rolled back)", len(recs))
 	}

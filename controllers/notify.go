@@ -97,10 +97,18 @@ func (n *Notifier) set(name types.NamespacedName, key string, j *notification) {
 	n.jobs[name][key] = j
 }
 
-func (n *Notifier) drop(name types.NamespacedName, key string) {
+// retain forgets the notifications of name whose keys are not in keep:
+// those the status no longer records. An ended one stays known while its
+// record does, so that a status read from before its outcome was written
+// does not send it again.
+func (n *Notifier) retain(name types.NamespacedName, keep map[string]bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	delete(n.jobs[name], key)
+	for k := range n.jobs[name] {
+		if !keep[k] {
+			delete(n.jobs[name], k)
+		}
+	}
 	if len(n.jobs[name]) == 0 {
 		delete(n.jobs, name)
 	}
@@ -192,19 +200,23 @@ func wanting(hooks []v1.Webhook, m v1.NotificationMoment) []v1.Webhook {
 }
 
 // sendMoments enqueues each Pending record of ro's written status that is
-// not under way, and forgets those whose outcome the status holds. It
-// never waits for a webhook.
+// not under way, and forgets those the status no longer records. It never
+// waits for a webhook.
 func (r *RolloutReconciler) sendMoments(ctx context.Context, ro *v1.Rollout) {
 	if r.Notify == nil {
 		return
 	}
 	name := client.ObjectKeyFromObject(ro)
+	keep := map[string]bool{}
+	for _, rec := range ro.Status.Notifications {
+		keep[noteKey(ro.UID, rec.Key)] = true
+	}
+	r.Notify.retain(name, keep)
 	var hooks []v1.Webhook
 	resolved := false
 	for _, rec := range ro.Status.Notifications {
 		key := noteKey(ro.UID, rec.Key)
 		if rec.State != v1.NotificationPending {
-			r.Notify.drop(name, key)
 			continue
 		}
 		if r.Notify.get(name, key) != nil {

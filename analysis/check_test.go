@@ -41,7 +41,7 @@ func TestCheckAgainstPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := analysis.Check(t.Context(), p, metrics, shopVars)
+	got := analysis.Check(t.Context(), p, metrics, shopVars, true)
 
 	want := []struct {
 		phase v1alpha1.CheckPhase
@@ -110,7 +110,7 @@ func TestCheckRunsQueriesTogether(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	got := analysis.Check(ctx, &barrierProvider{n: len(metrics), all: make(chan struct{})}, metrics, shopVars)
+	got := analysis.Check(ctx, &barrierProvider{n: len(metrics), all: make(chan struct{})}, metrics, shopVars, true)
 	for i, r := range got {
 		if r.Phase != v1alpha1.CheckPassed || r.Metric != metrics[i].Name {
 			t.Errorf("result %d = %+v, want %s Passed (queries not run at once?)", i, r, metrics[i].Name)
@@ -123,14 +123,14 @@ func TestCheckHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	// Never answers unless two queries arrive: only ctx can end it.
-	got := analysis.Check(ctx, &barrierProvider{n: 2, all: make(chan struct{})}, metrics, shopVars)
+	got := analysis.Check(ctx, &barrierProvider{n: 2, all: make(chan struct{})}, metrics, shopVars, true)
 	if got[0].Phase != v1alpha1.CheckError || !strings.Contains(got[0].Message, "context canceled") {
 		t.Errorf("result = %+v, want Error from the canceled context", got[0])
 	}
 }
 
 func TestCheckNoMetrics(t *testing.T) {
-	if got := analysis.Check(t.Context(), nil, nil, shopVars); len(got) != 0 {
+	if got := analysis.Check(t.Context(), nil, nil, shopVars, true); len(got) != 0 {
 		t.Errorf("Check of no metrics = %+v, want none", got)
 	}
 }

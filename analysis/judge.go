@@ -23,6 +23,8 @@ type Result struct {
 	// Message says why, e.g. "0.12 > max 0.01" or
 	// "no data: empty vector (noData: hold)".
 	Message string
+	// StableValue is the stable color's value of a compareToStable metric.
+	StableValue string
 }
 
 // Judge turns a query's answer into a Result. It is pure:
@@ -118,20 +120,69 @@ func formatValue(v float64, others ...*float64) string {
 }
 
 // Check renders every metric's query with vars, runs it with p and judges the
-// answer: one query per metric, all at once, each bounded by ctx. The results
-// are in the order of metrics; a query that does not render is an Error result.
-func Check(ctx context.Context, p Provider, metrics []v1alpha1.Metric, vars Vars) []Result {
+// answer: all queries at once, each bounded by ctx. The results are in the
+// order of metrics; a query that does not render is an Error result. vars
+// are the canary's (see Vars.Measuring). A compareToStable metric is asked
+// for both colors and judged by JudgeAgainstStable when compare is true;
+// when it is false (the old color serves no traffic, as in the watch after
+// a promotion) only its own min and max bound it. A metric with minSamples
+// also asks its guard query for each color it measures.
+func Check(ctx context.Context, p Provider, metrics []v1alpha1.Metric, vars Vars, compare bool) []Result {
 	results := make([]Result, len(metrics))
 	var wg sync.WaitGroup
 	for i, m := range metrics {
-		query, err := render(m.Name, m.Query, vars)
-		if err != nil {
-			results[i] = Result{Metric: m.Name, Phase: v1alpha1.CheckError, Message: "render: " + err.Error()}
+		both := compare && m.CompareToStable != nil
+		colors := []bool{false}
+		if both {
+			colors = append(colors, true)
+		}
+		answers := make([]Answer, len(colors))
+		var failed *Result
+		type job struct {
+			query string
+			into  func(Sample, error)
+		}
+		var jobs []job
+		for k, stable := range colors {
+			v := vars.Measuring(stable)
+			query, err := render(m.Name, m.Query, v)
+			if err != nil {
+				failed = &Result{Metric: m.Name, Phase: v1alpha1.CheckError, Message: "render: " + err.Error()}
+				break
+			}
+			a := &answers[k]
+			jobs = append(jobs, job{query, func(s Sample, err error) { a.Sample, a.Err = s, err }})
+			if g := m.MinSamples; g != nil {
+				gq, err := render(m.Name+"-samples", g.Query, v)
+				if err != nil {
+					failed = &Result{Metric: m.Name, Phase: v1alpha1.CheckError, Message: "render minSamples: " + err.Error()}
+					break
+				}
+				jobs = append(jobs, job{gq, func(s Sample, err error) { a.Samples, a.SamplesErr = s, err }})
+			}
+		}
+		if failed != nil {
+			results[i] = *failed
 			continue
 		}
 		wg.Go(func() {
-			s, err := p.Query(ctx, query)
-			results[i] = Judge(m, s, err)
+			var inner sync.WaitGroup
+			for _, j := range jobs {
+				inner.Go(func() { j.into(p.Query(ctx, j.query)) })
+			}
+			inner.Wait()
+			switch {
+			case both:
+				results[i] = JudgeAgainstStable(m, answers[0], answers[1])
+			case m.CompareToStable != nil && m.Min == nil && m.Max == nil:
+				r := JudgeAnswer(m, answers[0])
+				if r.Phase == v1alpha1.CheckPassed {
+					r.Message = r.Value + " (not compared: the stable color serves no traffic)"
+				}
+				results[i] = r
+			default:
+				results[i] = JudgeAnswer(m, answers[0])
+			}
 		})
 	}
 	wg.Wait()

@@ -39,6 +39,24 @@ type Vars struct {
 	Interval string
 	// Step is the index of the current step.
 	Step int32
+	// Service is the Service of the color measured: the canary's, or each
+	// color's in turn for a compareToStable metric.
+	Service string
+	// Color is the color measured.
+	Color string
+	// Revision is the pod-template hash of the color measured.
+	Revision string
+}
+
+// Measuring returns v with Service, Color and Revision set to the canary's
+// (stable false) or the stable color's.
+func (v Vars) Measuring(stable bool) Vars {
+	if stable {
+		v.Service, v.Color, v.Revision = v.StableService, v.StableColor, v.StableRevision
+	} else {
+		v.Service, v.Color, v.Revision = v.CanaryService, v.CanaryColor, v.CanaryRevision
+	}
+	return v
 }
 
 // sampleVars are the Vars a template is tried with by ValidateMetrics.
@@ -53,6 +71,9 @@ var sampleVars = Vars{
 	StableRevision: "6d8f7c9b5",
 	Interval:       "1m",
 	Step:           1,
+	Service:        "app-green",
+	Color:          "green",
+	Revision:       "7f5c8d6b4",
 }
 
 // knownFields are the field names of Vars, in declaration order.
@@ -388,7 +409,7 @@ func printfBound(format string, args []any) int {
 func varsBytes(v Vars) int {
 	return len(v.Namespace) + len(v.Rollout) + len(v.CanaryService) + len(v.StableService) +
 		len(v.CanaryColor) + len(v.StableColor) + len(v.CanaryRevision) + len(v.StableRevision) +
-		len(v.Interval) + 16
+		len(v.Interval) + len(v.Service) + len(v.Color) + len(v.Revision) + 16
 }
 
 // ValidateMetrics checks that every metric's query template is at most 8 KiB,
@@ -405,6 +426,11 @@ func ValidateMetrics(metrics []v1alpha1.Metric) []error {
 		if err := validateQuery(m.Name, m.Query); err != nil {
 			errs = append(errs, fmt.Errorf("spec.analysis.metrics[%d].query: %w", i, err))
 		}
+		if g := m.MinSamples; g != nil {
+			if err := validateQuery(m.Name+"-samples", g.Query); err != nil {
+				errs = append(errs, fmt.Errorf("spec.analysis.metrics[%d].minSamples.query: %w", i, err))
+			}
+		}
 	}
 	return errs
 }
@@ -415,9 +441,13 @@ func ValidateMetrics(metrics []v1alpha1.Metric) []error {
 func ValidMetrics(metrics []v1alpha1.Metric) []v1alpha1.Metric {
 	out := make([]v1alpha1.Metric, 0, len(metrics))
 	for _, m := range metrics {
-		if validateQuery(m.Name, m.Query) == nil {
-			out = append(out, m)
+		if validateQuery(m.Name, m.Query) != nil {
+			continue
 		}
+		if g := m.MinSamples; g != nil && validateQuery(m.Name+"-samples", g.Query) != nil {
+			continue
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -125,15 +125,15 @@ func TestValidateMetrics(t *testing.T) {
 		},
 		"unknown field lists the known ones": {
 			metrics: []v1alpha1.Metric{metric("latency", `{{ .Canary }}`)},
-			want:    []string{"known fields: .Namespace, .Rollout, .CanaryService, .StableService, .CanaryColor, .StableColor, .CanaryRevision, .StableRevision, .Interval, .Step"},
+			want:    []string{"known fields: .Namespace, .Rollout, .CanaryService, .StableService, .CanaryColor, .StableColor, .CanaryRevision, .StableRevision, .Interval, .Step, .Service, .Color, .Revision"},
 		},
 		"unknown field in a branch not taken": {
-			metrics: []v1alpha1.Metric{metric("branch", `{{ if eq .Step 99 }}{{ .Revision }}{{ else }}x{{ end }}`)},
-			want:    []string{"spec.analysis.metrics[0].query: unknown field .Revision"},
+			metrics: []v1alpha1.Metric{metric("branch", `{{ if eq .Step 99 }}{{ .Revisions }}{{ else }}x{{ end }}`)},
+			want:    []string{"spec.analysis.metrics[0].query: unknown field .Revisions"},
 		},
 		"unknown field through $": {
-			metrics: []v1alpha1.Metric{metric("dollar", `{{ with .Namespace }}{{ $.Color }}{{ end }}`)},
-			want:    []string{"unknown field .Color"},
+			metrics: []v1alpha1.Metric{metric("dollar", `{{ with .Namespace }}{{ $.Colour }}{{ end }}`)},
+			want:    []string{"unknown field .Colour"},
 		},
 		"field of a string": {
 			metrics: []v1alpha1.Metric{metric("sub", `{{ .Namespace.Name }}`)},

@@ -73,15 +73,11 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []pla
 		}
 		return out
 	}
-	token := ""
-	if ref := a.Prometheus.BearerTokenSecretRef; ref != nil {
-		v, err := readCredential(ctx, r.Reader, ro.Namespace, ref)
-		if err != nil {
-			return fail(err)
-		}
-		token = v
+	conn, err := prometheusConnection(ctx, r.Reader, ro.Namespace, a.Prometheus)
+	if err != nil {
+		return fail(err)
 	}
-	p, err := r.Providers.Provider(analysis.Connection{Address: a.Prometheus.Address, Timeout: a.Prometheus.QueryTimeout(), BearerToken: token})
+	p, err := r.Providers.Provider(conn)
 	if err != nil {
 		return fail(err)
 	}
@@ -105,11 +101,12 @@ func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []pla
 		StableRevision: stableRev,
 		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
 		Step:           st.CurrentStep,
-	}
-	results := analysis.Check(ctx, p, metrics, vars)
+	}.Measuring(false)
+	// After a promotion the old color serves nothing to compare with.
+	results := analysis.Check(ctx, p, metrics, vars, !plan.Watching(st))
 	out := make([]plan.Check, len(results))
 	for i, res := range results {
-		out[i] = plan.Check{Metric: res.Metric, Phase: res.Phase, Value: res.Value, Message: res.Message}
+		out[i] = plan.Check{Metric: res.Metric, Phase: res.Phase, Value: res.Value, Message: res.Message, StableValue: res.StableValue}
 	}
 	return out
 }

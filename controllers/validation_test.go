@@ -48,7 +48,48 @@ func TestInvalidRollouts(t *testing.T) {
 		}, "spec.analysis.interval"},
 		"metric without bounds": {func(o map[string]any) {
 			delete(spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any), "max")
-		}, "a metric needs min or max"},
+		}, "a metric needs min, max or compareToStable"},
+		"empty compareToStable": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["compareToStable"] = map[string]any{}
+		}, "compareToStable needs maxRatio, maxIncrease, minRatio or maxDecrease"},
+		"negative maxRatio": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["compareToStable"] = map[string]any{"maxRatio": -1}
+		}, "maxRatio: Invalid value"},
+		"consecutiveFailures 0": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["consecutiveFailures"] = 0
+		}, "consecutiveFailures: Invalid value: 0"},
+		"inconclusiveLimit under 1s": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["inconclusiveLimit"] = map[string]any{"after": "100ms"}
+		}, "inconclusiveLimit.after must be at least 1s"},
+		"inconclusiveLimit then hold": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["inconclusiveLimit"] = map[string]any{"after": "1m", "then": "hold"}
+		}, `supported values: "pass", "fail"`},
+		"bearer token and basic auth": {func(o map[string]any) {
+			prom := spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)
+			prom["bearerTokenSecretRef"] = map[string]any{"name": "a", "key": "t"}
+			prom["basicAuth"] = map[string]any{"username": "u", "passwordSecretRef": map[string]any{"name": "a", "key": "p"}}
+		}, "bearerTokenSecretRef and basicAuth cannot both be set"},
+		"tls on http": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)["tls"] = map[string]any{"serverName": "prom"}
+		}, "tls needs an https address"},
+		"Authorization header": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)["headers"] = []any{map[string]any{"name": "Authorization", "value": "Bearer x"}}
+		}, "this header cannot be set"},
+		"header with value and valueFrom": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)["headers"] = []any{map[string]any{"name": "X-Scope-OrgID", "value": "a",
+				"valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "s", "key": "k"}}}}
+		}, "a header needs exactly one of value and valueFrom"},
+		"header name with a space": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)["headers"] = []any{map[string]any{"name": "X Tenant", "value": "a"}}
+		}, "headers[0].name: Invalid value"},
+		"client cert without key": {func(o map[string]any) {
+			prom := spec(o)["analysis"].(map[string]any)["prometheus"].(map[string]any)
+			prom["address"] = "https://prom:9090"
+			prom["tls"] = map[string]any{"certSecretRef": map[string]any{"name": "c", "key": "tls.crt"}}
+		}, "tls.certSecretRef and tls.keySecretRef go together"},
+		"minSamples range": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["minSamples"] = map[string]any{"query": "{{ range .X }}{{ end }}", "min": 10}
+		}, "range, template, block and define are not allowed"},
 		"no routes": {func(o map[string]any) {
 			spec(o)["trafficRouting"] = map[string]any{"gatewayAPI": map[string]any{"httpRoutes": []any{}, "grpcRoutes": []any{}}}
 		}, "spec.trafficRouting.gatewayAPI: Invalid value: name at least one route in httpRoutes or grpcRoutes"},

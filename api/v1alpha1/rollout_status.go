@@ -254,6 +254,18 @@ type MetricStatus struct {
 	// lastPassedAt is when the metric last passed (microseconds).
 	// +optional
 	LastPassedAt *metav1.MicroTime `json:"lastPassedAt,omitempty"`
+	// stableValue is the stable color's value of a compareToStable metric
+	// in the same check.
+	// +optional
+	StableValue string `json:"stableValue,omitempty"`
+	// failuresInARow counts the failed checks since the metric last
+	// passed (see consecutiveFailures).
+	// +optional
+	FailuresInARow int32 `json:"failuresInARow,omitempty"`
+	// inconclusiveSince is when the metric began answering Inconclusive
+	// without a decided check since (see inconclusiveLimit).
+	// +optional
+	InconclusiveSince *metav1.Time `json:"inconclusiveSince,omitempty"`
 }
 
 // Approval is one approver of a gate.

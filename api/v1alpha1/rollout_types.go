@@ -551,6 +551,8 @@ type Analysis struct {
 }
 
 // PrometheusProvider says how to reach Prometheus.
+// +kubebuilder:validation:XValidation:rule="!has(self.bearerTokenSecretRef) || !has(self.basicAuth)",message="bearerTokenSecretRef and basicAuth cannot both be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || self.address.startsWith('https://')",message="tls needs an https address"
 type PrometheusProvider struct {
 	// address is the base URL of the Prometheus HTTP API.
 	// +required
@@ -571,6 +573,87 @@ type PrometheusProvider struct {
 	// value is sent as a bearer token.
 	// +optional
 	BearerTokenSecretRef *SecretKeyRef `json:"bearerTokenSecretRef,omitempty"`
+
+	// basicAuth sends a user name and a password from a Secret.
+	// +optional
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+
+	// headers are sent with every query: X-Scope-OrgID names the tenant of
+	// a Mimir, Cortex or Thanos. Authorization, Host and the headers of
+	// HTTP itself cannot be set.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Headers []HTTPHeader `json:"headers,omitempty"`
+
+	// tls is the CA bundle the server's certificate must chain to and the
+	// client certificate to present, for an https address.
+	// +optional
+	TLS *PrometheusTLS `json:"tls,omitempty"`
+}
+
+// BasicAuth is a user name and a password from an opt-in Secret.
+type BasicAuth struct {
+	// username is the user name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.contains(':')",message="basicAuth.username may not contain ':'"
+	Username string `json:"username"`
+	// passwordSecretRef names the Secret key holding the password.
+	// +required
+	PasswordSecretRef SecretKeyRef `json:"passwordSecretRef"`
+}
+
+// HTTPHeader is one header sent to Prometheus, its value given or read
+// from an opt-in Secret.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.valueFrom)",message="a header needs exactly one of value and valueFrom"
+type HTTPHeader struct {
+	// name of the header, e.g. X-Scope-OrgID.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:XValidation:rule="!(self.lowerAscii() in ['authorization', 'host', 'connection', 'content-length', 'content-type', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'accept-encoding'])",message="this header cannot be set: HTTP or Ramp sets it (use bearerTokenSecretRef or basicAuth for Authorization)"
+	Name string `json:"name"`
+	// value of the header.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value *string `json:"value,omitempty"`
+	// valueFrom reads the value from a Secret key.
+	// +optional
+	ValueFrom *HeaderValueSource `json:"valueFrom,omitempty"`
+}
+
+// HeaderValueSource is where a header's value comes from.
+type HeaderValueSource struct {
+	// secretKeyRef names a Secret key in the Rollout's namespace; the Secret
+	// must be labelled ramp.dev/credentials: "true".
+	// +required
+	SecretKeyRef SecretKeyRef `json:"secretKeyRef"`
+}
+
+// PrometheusTLS is how Ramp checks the server and proves itself to it. Every
+// Secret named must be labelled ramp.dev/credentials: "true".
+// +kubebuilder:validation:XValidation:rule="has(self.certSecretRef) == has(self.keySecretRef)",message="tls.certSecretRef and tls.keySecretRef go together"
+type PrometheusTLS struct {
+	// caSecretRef names a Secret key holding the PEM CA bundle; without it
+	// the system's CAs are trusted.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
+	// certSecretRef names a Secret key holding the PEM client certificate.
+	// +optional
+	CertSecretRef *SecretKeyRef `json:"certSecretRef,omitempty"`
+	// keySecretRef names a Secret key holding the PEM key of the client
+	// certificate.
+	// +optional
+	KeySecretRef *SecretKeyRef `json:"keySecretRef,omitempty"`
+	// serverName is the name the server's certificate must hold, when it
+	// is not the address's host.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServerName string `json:"serverName,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the Rollout's namespace.
@@ -600,7 +683,7 @@ const (
 
 // Metric is one Prometheus query with its bounds.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max)",message="a metric needs min or max"
+// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max) || has(self.compareToStable)",message="a metric needs min, max or compareToStable"
 // +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="min must not exceed max"
 type Metric struct {
 	// name identifies the metric in status and metrics.
@@ -632,4 +715,111 @@ type Metric struct {
 	// +optional
 	// +kubebuilder:default=hold
 	NoData NoDataPolicy `json:"noData,omitempty"`
+
+	// compareToStable bounds the canary relative to the stable color
+	// measured in the same check: the query is rendered once per color
+	// (.Service, .Color and .Revision name the color measured) and both
+	// answers are judged together, so that an incident that raises both
+	// colors does not roll back a good canary, while a canary worse than
+	// stable does. min and max, if given, still bound the canary alone.
+	// +optional
+	CompareToStable *StableComparison `json:"compareToStable,omitempty"`
+
+	// minSamples holds the metric Inconclusive while a second query (the
+	// number of requests behind a ratio, say) answers less than min for
+	// the color measured: an error rate of 3 requests says nothing.
+	// +optional
+	MinSamples *SampleGuard `json:"minSamples,omitempty"`
+
+	// consecutiveFailures is how many failed checks in a row make a
+	// failure that counts against failureLimit. 1 (the default) counts every
+	// failed check; 3 lets a flaky metric fail twice between passes
+	// without rolling back. A failed check that does not count yet holds
+	// the step.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+
+	// inconclusiveLimit bounds how long the metric may hold a rollout by
+	// answering Inconclusive (no data with noData: hold, too few samples, no
+	// stable answer to compare with) in a row. Once that time is up the
+	// check is judged as then says. Without it the limit is the
+	// Rollout's progressDeadline, then fail: a canary that gets no traffic is
+	// never held forever.
+	// +optional
+	InconclusiveLimit *InconclusiveLimit `json:"inconclusiveLimit,omitempty"`
 }
+
+// StableComparison bounds a canary's value by the stable color's value v.
+// Upper bounds (maxRatio, maxIncrease) allow the canary up to the larger of
+// v*maxRatio and v+maxIncrease; lower bounds (minRatio, maxDecrease) down to
+// the smaller of v*minRatio and v-maxDecrease. Give both kinds of a side to
+// have a ratio that still works when stable measures 0.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.maxRatio) || has(self.maxIncrease) || has(self.minRatio) || has(self.maxDecrease)",message="compareToStable needs maxRatio, maxIncrease, minRatio or maxDecrease"
+type StableComparison struct {
+	// maxRatio: the canary may be at most this many times stable (1.5:
+	// 50 % worse), for metrics where lower is better.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxRatio *float64 `json:"maxRatio,omitempty"`
+	// maxIncrease: the canary may exceed stable by at most this much
+	// (0.005: half a point of error rate).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxIncrease *float64 `json:"maxIncrease,omitempty"`
+	// minRatio: the canary must be at least this fraction of stable (0.9),
+	// for metrics where higher is better.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MinRatio *float64 `json:"minRatio,omitempty"`
+	// maxDecrease: the canary may fall short of stable by at most this
+	// much.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxDecrease *float64 `json:"maxDecrease,omitempty"`
+}
+
+// SampleGuard is a query whose answer must reach min before a metric is
+// judged.
+type SampleGuard struct {
+	// query is a PromQL template like a metric's, typically the request
+	// count over the interval: sum(increase(http_requests_total{service="{{ .Service }}"}[{{ .Interval }}])).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=8192
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[{][{]-?[[:space:]]*(range|template|block|define)([^a-zA-Z0-9_]|$)')",message="query: range, template, block and define are not allowed in a query template"
+	Query string `json:"query"`
+	// min is the least answer that lets the metric be judged.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	Min float64 `json:"min"`
+}
+
+// InconclusiveLimit is how long Inconclusive may last, and what then.
+type InconclusiveLimit struct {
+	// after is how long the metric may answer Inconclusive in a row.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="inconclusiveLimit.after must be at least 1s"
+	After metav1.Duration `json:"after"`
+	// then is the judgement once after has passed: fail (the default) or
+	// pass.
+	// +optional
+	// +kubebuilder:default=fail
+	Then InconclusiveJudgement `json:"then,omitempty"`
+}
+
+// InconclusiveJudgement is what a check that stayed Inconclusive too long
+// becomes.
+// +kubebuilder:validation:Enum=pass;fail
+type InconclusiveJudgement string
+
+const (
+	// InconclusivePass makes it Passed.
+	InconclusivePass InconclusiveJudgement = "pass"
+	// InconclusiveFail makes it Failed, counted at once.
+	InconclusiveFail InconclusiveJudgement = "fail"
+)

@@ -26,13 +26,23 @@ func (m *machine) recordChecks() string {
 	breach := ""
 	for _, c := range m.obs.Checks {
 		ms := metricStatus(a, c.Metric)
-		ms.Phase, ms.Value, ms.Message = c.Phase, c.Value, c.Message
+		sm := m.specMetric(c.Metric)
+		c = m.inconclusiveLimit(sm, ms, c)
+		ms.Phase, ms.Value, ms.Message, ms.StableValue = c.Phase, c.Value, c.Message, c.StableValue
 		checked := checkedAt
 		ms.CheckedAt = &checked
 		switch c.Phase {
 		case v1.CheckPassed:
 			ms.LastPassedAt = &checked
+			ms.FailuresInARow = 0
 		case v1.CheckFailed:
+			ms.FailuresInARow++
+			need := consecutiveFailures(sm)
+			if ms.FailuresInARow < need {
+				// Not a failure yet: the step holds (see checksPassedSince).
+				m.event(false, "CheckFailed", "%s = %s: %s (%d of %d failed checks in a row)", c.Metric, c.Value, c.Message, ms.FailuresInARow, need)
+				continue
+			}
 			a.FailedChecks++
 			m.event(true, "CheckFailed", "%s = %s: %s (failed checks %d, limit %d)", c.Metric, c.Value, c.Message, a.FailedChecks, m.spec.Analysis.FailureLimit)
 			if a.FailedChecks > m.spec.Analysis.FailureLimit && breach == "" {
@@ -61,6 +71,63 @@ func (m *machine) recordChecks() string {
 	}
 	a.Metrics = kept
 	return breach
+}
+
+// specMetric is the spec's metric of that name, or nil.
+func (m *machine) specMetric(name string) *v1.Metric {
+	for i := range m.spec.Analysis.Metrics {
+		if m.spec.Analysis.Metrics[i].Name == name {
+			return &m.spec.Analysis.Metrics[i]
+		}
+	}
+	return nil
+}
+
+// consecutiveFailures is how many failed checks in a row make a failure.
+func consecutiveFailures(sm *v1.Metric) int32 {
+	if sm == nil || sm.ConsecutiveFailures < 1 {
+		return 1
+	}
+	return sm.ConsecutiveFailures
+}
+
+// inconclusiveLimit keeps the time ms has answered Inconclusive in a row
+// and, once that reaches the metric's inconclusiveLimit (the progress
+// deadline without one), turns an Inconclusive check into the limit's
+// judgement: Failed by default, counted at once however many failures in a
+// row the metric asks for; or Passed. A decided check (Passed or Failed)
+// ends the run; an Error does not, so that answers alternating between no
+// data and errors cannot hold a rollout forever either.
+func (m *machine) inconclusiveLimit(sm *v1.Metric, ms *v1.MetricStatus, c Check) Check {
+	switch c.Phase {
+	case v1.CheckPassed, v1.CheckFailed:
+		ms.InconclusiveSince = nil
+		return c
+	case v1.CheckError:
+		return c
+	}
+	if ms.InconclusiveSince == nil {
+		since := m.now()
+		ms.InconclusiveSince = &since
+	}
+	after, then := m.spec.Deadline(), v1.InconclusiveFail
+	if sm != nil && sm.InconclusiveLimit != nil {
+		after = sm.InconclusiveLimit.After.Duration
+		if sm.InconclusiveLimit.Then == v1.InconclusivePass {
+			then = v1.InconclusivePass
+		}
+	}
+	if m.obs.Now.Sub(ms.InconclusiveSince.Time) < after {
+		return c
+	}
+	c.Message = fmt.Sprintf("%s, Inconclusive for %s (inconclusiveLimit: %s)", c.Message, after, then)
+	if then == v1.InconclusivePass {
+		c.Phase = v1.CheckPassed
+		return c
+	}
+	c.Phase = v1.CheckFailed
+	ms.FailuresInARow = max(ms.FailuresInARow, consecutiveFailures(sm)-1)
+	return c
 }
 
 func errorSummary(checks []Check) string {
@@ -110,6 +177,12 @@ func (m *machine) checksPassedSince(t time.Time) (ok bool, why string) {
 			ok = false
 			if why == "" {
 				why = fmt.Sprintf("%s %s: %s", sm.Name, ms.Phase, ms.Message)
+			}
+		case v1.CheckFailed:
+			// A failure that does not count yet (consecutiveFailures).
+			ok = false
+			if need := consecutiveFailures(&sm); why == "" && ms.FailuresInARow < need {
+				why = fmt.Sprintf("%s Failed %d of %d in a row: %s", sm.Name, ms.FailuresInARow, need, ms.Message)
 			}
 		default:
 			ok = false

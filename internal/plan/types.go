@@ -159,6 +159,8 @@ type Check struct {
 	Phase   v1.CheckPhase
 	Value   string
 	Message string
+	// StableValue is the stable color's value of a compareToStable metric.
+	StableValue string
 }
 
 // Observations is everything Next may look at besides spec and status.

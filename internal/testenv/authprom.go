@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -14,23 +15,49 @@ const OneSample = `{"status":"success","data":{"resultType":"vector","result":[{
 // records the Authorization header of each request (FakeProm does not).
 type AuthProm struct {
 	*httptest.Server
-	mu    sync.Mutex
-	auths []string
+	mu      sync.Mutex
+	auths   []string
+	headers []http.Header
 }
 
 // StartAuthProm starts an AuthProm, closed when t ends.
-func StartAuthProm(t testing.TB) *AuthProm {
+func StartAuthProm(t testing.TB) *AuthProm { return startAuthProm(t, false) }
+
+// StartAuthPromTLS starts an AuthProm serving https with a certificate of
+// its own CA (see AuthProm.CAPEM), closed when t ends.
+func StartAuthPromTLS(t testing.TB) *AuthProm { return startAuthProm(t, true) }
+
+func startAuthProm(t testing.TB, useTLS bool) *AuthProm {
 	t.Helper()
 	p := &AuthProm{}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.auths = append(p.auths, r.Header.Get("Authorization"))
+		p.headers = append(p.headers, r.Header.Clone())
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(OneSample))
 	}))
+	if useTLS {
+		p.StartTLS()
+	} else {
+		p.Start()
+	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// CAPEM is the PEM certificate an https AuthProm serves, which is its own
+// CA.
+func (p *AuthProm) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Certificate().Raw})
+}
+
+// Headers are the headers of each request received so far, in order.
+func (p *AuthProm) Headers() []http.Header {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]http.Header(nil), p.headers...)
 }
 
 // Authorizations are the Authorization headers received so far, in order.

@@ -53,7 +53,11 @@ func (r *RolloutReconciler) takeChecks(ro *v1.Rollout, w *world) (finished time.
 		snapshot := ro.DeepCopy()
 		ref := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
 		timeout := ro.Spec.Analysis.Prometheus.QueryTimeout() + 5*time.Second
-		r.Checks.Start(ref, key, ro.Spec.Analysis.Prometheus.Address, timeout, r.now, func(ctx context.Context) []plan.Check { return r.runChecks(ctx, snapshot) })
+		address := ""
+		if p := ro.Spec.Analysis.Prometheus; p != nil {
+			address = p.Address
+		}
+		r.Checks.Start(ref, key, address, timeout, r.now, func(ctx context.Context) []plan.Check { return r.runChecks(ctx, snapshot) })
 	}
 	return time.Time{}, true
 }

@@ -34,7 +34,7 @@ func TestPrometheusTenantsBasicAuthAndTLS(t *testing.T) {
 	tenant := "team-shop"
 	ro := testenv.Rollout(f.ns, "tenant", "tenant:v1", srv.URL)
 	ro.Spec.Steps = []v1.Step{{Weight: 50}, {Weight: 100}}
-	p := &ro.Spec.Analysis.Prometheus
+	p := ro.Spec.Analysis.Prometheus
 	p.BasicAuth = &v1.BasicAuth{Username: "ramp", PasswordSecretRef: v1.SecretKeyRef{Name: "prom-auth", Key: "password"}}
 	p.Headers = []v1.HTTPHeader{
 		{Name: "X-Scope-OrgID", Value: &tenant},

@@ -14,7 +14,10 @@ import (
 // that opted in, see readCredential) into the connection the analysis
 // provider dials. The first Secret that cannot be read makes the error; it
 // names the setting and the Secret, never a value.
-func prometheusConnection(ctx context.Context, reader client.Reader, namespace string, p v1.PrometheusProvider) (analysis.Connection, error) {
+func prometheusConnection(ctx context.Context, reader client.Reader, namespace string, p *v1.PrometheusProvider) (analysis.Connection, error) {
+	if p == nil {
+		return analysis.Connection{}, fmt.Errorf("no prometheus: set spec.analysis.prometheus (or the template's)")
+	}
 	c := analysis.Connection{Address: p.Address, Timeout: p.QueryTimeout()}
 	read := func(what string, ref *v1.SecretKeyRef) (string, error) {
 		v, err := readCredential(ctx, reader, namespace, ref)

@@ -87,6 +87,48 @@ func TestInvalidRollouts(t *testing.T) {
 			prom["address"] = "https://prom:9090"
 			prom["tls"] = map[string]any{"certSecretRef": map[string]any{"name": "c", "key": "tls.crt"}}
 		}, "tls.certSecretRef and tls.keySecretRef go together"},
+		"query and job": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["job"] = map[string]any{"template": map[string]any{}}
+		}, "a metric needs exactly one of query, job and web"},
+		"neither query, job nor web": {func(o map[string]any) {
+			delete(spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any), "query")
+		}, "a metric needs exactly one of query, job and web"},
+		"web jsonPath without bounds": {func(o map[string]any) {
+			m := spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)
+			delete(m, "query")
+			delete(m, "max")
+			m["web"] = map[string]any{"url": "http://x/y", "jsonPath": "{.rate}"}
+		}, "a metric needs min, max or compareToStable"},
+		"compareToStable on a job": {func(o map[string]any) {
+			m := spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)
+			delete(m, "query")
+			m["job"] = map[string]any{"template": map[string]any{}}
+			m["compareToStable"] = map[string]any{"maxRatio": 1.5}
+		}, "compareToStable needs a query"},
+		"web url not http": {func(o map[string]any) {
+			m := spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)
+			delete(m, "query")
+			m["web"] = map[string]any{"url": "file:///etc/passwd"}
+		}, "web.url: Invalid value"},
+		"job timeout over 6h": {func(o map[string]any) {
+			m := spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)
+			delete(m, "query")
+			m["job"] = map[string]any{"template": map[string]any{}, "timeout": "7h"}
+		}, "job.timeout must be between 1s and 6h"},
+		"no metrics and no templates": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"] = []any{}
+		}, "analysis needs metrics or templates"},
+		"a query without prometheus": {func(o map[string]any) {
+			delete(spec(o)["analysis"].(map[string]any), "prometheus")
+		}, "analysis.prometheus is required by metrics with a query"},
+		"template argument with value and valueFrom": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["templates"] = []any{map[string]any{"name": "t",
+				"args": []any{map[string]any{"name": "svc", "value": "a", "valueFrom": map[string]any{"field": "canaryService"}}}}}
+		}, "an argument needs exactly one of value and valueFrom"},
+		"template argument from an unknown field": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["templates"] = []any{map[string]any{"name": "t",
+				"args": []any{map[string]any{"name": "svc", "valueFrom": map[string]any{"field": "spec.template"}}}}}
+		}, "valueFrom.field: Unsupported value"},
 		"minSamples range": {func(o map[string]any) {
 			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["minSamples"] = map[string]any{"query": "{{ range .X }}{{ end }}", "min": 10}
 		}, "range, template, block and define are not allowed"},

@@ -74,7 +74,7 @@ func (s *RolloutSpec) ScaleDown() time.Duration {
 
 // QueryTimeout is the Prometheus timeout, ten seconds when unset.
 func (p *PrometheusProvider) QueryTimeout() time.Duration {
-	if p.Timeout != nil && p.Timeout.Duration > 0 {
+	if p != nil && p.Timeout != nil && p.Timeout.Duration > 0 {
 		return min(p.Timeout.Duration, time.Minute) // the CRD refuses more; a stored object may predate that
 	}
 	return defaultPromTimeout

@@ -232,6 +232,24 @@ type AnalysisStatus struct {
 	// errorSince is when checks began answering Error without a pass since.
 	// +optional
 	ErrorSince *metav1.Time `json:"errorSince,omitempty"`
+
+	// templates is the snapshot of spec.analysis.templates taken when the
+	// revision started, used to the end of its rollout. Only the
+	// controller writes it; it carries no schema of its own (a copy of the
+	// metrics' validation rules would exceed the API server's CEL budget).
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Templates *TemplateSnapshot `json:"templates,omitempty"`
+}
+
+// TemplateSnapshot holds the templates a revision resolved.
+type TemplateSnapshot struct {
+	// items are the resolved templates, in the order of
+	// spec.analysis.templates.
+	// +optional
+	Items []ResolvedTemplate `json:"items,omitempty"`
 }
 
 // MetricStatus is the last check of one metric.

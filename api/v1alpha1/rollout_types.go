@@ -522,6 +522,8 @@ type PauseGate struct {
 }
 
 // Analysis describes the checks run between steps.
+// +kubebuilder:validation:XValidation:rule="(has(self.metrics) && size(self.metrics) > 0) || (has(self.templates) && size(self.templates) > 0)",message="analysis needs metrics or templates"
+// +kubebuilder:validation:XValidation:rule="has(self.prometheus) || !has(self.metrics) || self.metrics.all(m, !has(m.query))",message="analysis.prometheus is required by metrics with a query"
 type Analysis struct {
 	// interval is the time between two checks of every metric.
 	// +optional
@@ -537,17 +539,30 @@ type Analysis struct {
 	// +kubebuilder:validation:Minimum=0
 	FailureLimit int32 `json:"failureLimit,omitempty"`
 
-	// prometheus is the server the metric queries are sent to.
-	// +required
-	Prometheus PrometheusProvider `json:"prometheus"`
+	// prometheus is the server the metric queries are sent to (and the
+	// queries of templates that name no server of their own). Required when
+	// a metric has a query.
+	// +optional
+	Prometheus *PrometheusProvider `json:"prometheus,omitempty"`
 
 	// metrics are the checks. Each must pass at least once at every step.
-	// +required
+	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	Metrics []Metric `json:"metrics"`
+	Metrics []Metric `json:"metrics,omitempty"`
+
+	// templates add the metrics of shared AnalysisTemplates (in the
+	// Rollout's namespace) or ClusterAnalysisTemplates, with argument
+	// values. A template is resolved once, when a revision starts; that
+	// snapshot (status.analysis.templates) is used to the end of its
+	// rollout, so editing a shared template never changes a rollout in
+	// flight. A missing template or argument holds the revision before
+	// any traffic moves (Valid=False).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Templates []AnalysisTemplateRef `json:"templates,omitempty"`
 }
 
 // PrometheusProvider says how to reach Prometheus.
@@ -681,9 +696,13 @@ const (
 	NoDataFail NoDataPolicy = "fail"
 )
 
-// Metric is one Prometheus query with its bounds.
+// Metric is one check: a Prometheus query with its bounds, a Job run
+// against the canary, or a web request.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max) || has(self.compareToStable)",message="a metric needs min, max or compareToStable"
+// +kubebuilder:validation:XValidation:rule="[has(self.query), has(self.job), has(self.web)].filter(x, x).size() == 1",message="a metric needs exactly one of query, job and web"
+// +kubebuilder:validation:XValidation:rule="has(self.min) || has(self.max) || has(self.compareToStable) || has(self.job) || (has(self.web) && !has(self.web.jsonPath))",message="a metric needs min, max or compareToStable"
+// +kubebuilder:validation:XValidation:rule="!has(self.compareToStable) || has(self.query)",message="compareToStable needs a query"
+// +kubebuilder:validation:XValidation:rule="!has(self.minSamples) || has(self.query)",message="minSamples needs a query"
 // +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || self.min <= self.max",message="min must not exceed max"
 type Metric struct {
 	// name identifies the metric in status and metrics.
@@ -697,11 +716,25 @@ type Metric struct {
 	// .CanaryColor, .StableColor, .CanaryRevision, .StableRevision, .Interval
 	// and .Step. range, template, block and define are refused: a query
 	// never needs them, and they let one template run without bound.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=8192
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[{][{]-?[[:space:]]*(range|template|block|define)([^a-zA-Z0-9_]|$)')",message="query: range, template, block and define are not allowed in a query template"
-	Query string `json:"query"`
+	Query string `json:"query,omitempty"`
+
+	// job runs a Job against the canary color (a smoke or load test) at the
+	// steps it names, before their weight is set: Passed when the Job
+	// succeeds, Failed when it fails, Error when it outlasts its timeout.
+	// A first step of weight 0 with a job is blue-green's "smoke-test
+	// green, then switch".
+	// +optional
+	Job *JobCheck `json:"job,omitempty"`
+
+	// web asks an HTTP(S) endpoint at every check: with jsonPath, the
+	// field it names in the JSON answer is judged against min and max;
+	// without, a 2xx answer passes and any other fails.
+	// +optional
+	Web *WebCheck `json:"web,omitempty"`
 
 	// min is the lowest passing value.
 	// +optional
@@ -750,6 +783,95 @@ type Metric struct {
 	// never held forever.
 	// +optional
 	InconclusiveLimit *InconclusiveLimit `json:"inconclusiveLimit,omitempty"`
+}
+
+// JobCheck is a Job Ramp runs against the canary color.
+type JobCheck struct {
+	// template is the pod template of the Job. Ramp sets restartPolicy
+	// Never and adds to each container's environment RAMP_NAMESPACE,
+	// RAMP_ROLLOUT, RAMP_REVISION, RAMP_CANARY_SERVICE, RAMP_STABLE_SERVICE,
+	// RAMP_SERVICE_PORT and RAMP_CANARY_URL (http://<canary
+	// service>.<namespace>.svc:<port>). It is checked by the API server
+	// when the Job is created; a template it refuses makes the check an
+	// Error naming why.
+	// +required
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Template corev1.PodTemplateSpec `json:"template"`
+
+	// steps are the indices of the steps the Job runs at, each once per
+	// revision, once the step's canary pods are ready and before its
+	// weight is set. Default [0]: before the canary gets any traffic.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:Minimum=0
+	Steps []int32 `json:"steps,omitempty"`
+
+	// backoffLimit is the Job's backoffLimit: how many times a failed pod
+	// is tried again before the check fails.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	BackoffLimit int32 `json:"backoffLimit,omitempty"`
+
+	// timeout bounds the Job's run; beyond it the Job is deleted and the
+	// check is an Error.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('6h')",message="job.timeout must be between 1s and 6h"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// WebCheck is an HTTP(S) request Ramp makes at every check.
+type WebCheck struct {
+	// url is a Go template like a query's (it sees the same fields), e.g.
+	// http://{{ .CanaryService }}.{{ .Namespace }}.svc/healthz/deep.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[{][{]-?[[:space:]]*(range|template|block|define)([^a-zA-Z0-9_]|$)')",message="url: range, template, block and define are not allowed in a template"
+	URL string `json:"url"`
+
+	// method is GET (the default) or POST.
+	// +optional
+	// +kubebuilder:default=GET
+	// +kubebuilder:validation:Enum=GET;POST
+	Method string `json:"method,omitempty"`
+
+	// body is sent with a POST.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	Body string `json:"body,omitempty"`
+
+	// headers are sent with the request (values may come from opt-in
+	// Secrets).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Headers []HTTPHeader `json:"headers,omitempty"`
+
+	// jsonPath names the number to judge in a JSON answer, in kubectl's
+	// JSONPath, e.g. {.errorRate}. Without it, a 2xx answer passes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	JSONPath string `json:"jsonPath,omitempty"`
+
+	// timeout bounds the request (10s by default, at most 1m).
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1m')",message="web.timeout must be between 1s and 1m"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// tls is the CA bundle and client certificate for an https url.
+	// +optional
+	TLS *PrometheusTLS `json:"tls,omitempty"`
 }
 
 // StableComparison bounds a canary's value by the stable color's value v.

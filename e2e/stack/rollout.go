@@ -66,7 +66,7 @@ func NewRollout(namespace, name, prometheus string, v Version) *v1.Rollout {
 			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
 			Analysis: &v1.Analysis{
 				Interval:   &metav1.Duration{Duration: AnalysisInterval},
-				Prometheus: v1.PrometheusProvider{Address: prometheus, Timeout: &metav1.Duration{Duration: 2 * time.Second}},
+				Prometheus: &v1.PrometheusProvider{Address: prometheus, Timeout: &metav1.Duration{Duration: 2 * time.Second}},
 				Metrics: []v1.Metric{
 					{Name: "error-rate", Query: ErrorRateQuery, Max: &maxErr, NoData: v1.NoDataHold},
 					{Name: "p99-latency", Query: P99Query, Max: &maxP99, NoData: v1.NoDataHold},

@@ -38,7 +38,7 @@ func Rollout(namespace, name, image, prometheusURL string) *v1.Rollout {
 			TrafficRouting: v1.TrafficRouting{GatewayAPI: &v1.GatewayAPIRouting{HTTPRoutes: []v1.RouteRef{{Name: name}}}},
 			Analysis: &v1.Analysis{
 				Interval:   &metav1.Duration{Duration: time.Second},
-				Prometheus: v1.PrometheusProvider{Address: prometheusURL},
+				Prometheus: &v1.PrometheusProvider{Address: prometheusURL},
 				Metrics: []v1.Metric{{
 					Name:  "error-rate",
 					Query: ErrorMetric + `{namespace="{{ .Namespace }}",service="{{ .CanaryService }}"}`,

@@ -62,21 +62,49 @@ func (r *RolloutReconciler) takeChecks(ro *v1.Rollout, w *world) (finished time.
 	return time.Time{}, true
 }
 
-// runChecks asks Prometheus for every metric once and judges the answers.
-// Anything that keeps a check from being asked makes it an Error.
+// runChecks runs every metric's check once: the Prometheus queries
+// (queryChecks), the web requests (webChecks) and the Jobs (jobChecks). The
+// results are in the order of plan.Metrics. Anything that keeps a check
+// from being made makes it an Error.
 func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []plan.Check {
+	var queries, webs, jobs []plan.MetricSource
+	for _, m := range plan.Metrics(&ro.Spec, &ro.Status) {
+		switch {
+		case m.Metric.Job != nil:
+			jobs = append(jobs, m)
+		case m.Metric.Web != nil:
+			webs = append(webs, m)
+		default:
+			queries = append(queries, m)
+		}
+	}
+	out := r.queryChecks(ctx, ro, queries)
+	out = append(out, r.webChecks(ctx, ro, webs)...)
+	return append(out, r.jobChecks(ctx, ro, jobs)...)
+}
+
+// errorChecks is an Error result for each of metrics.
+func errorChecks(metrics []v1.Metric, err error) []plan.Check {
+	out := make([]plan.Check, len(metrics))
+	for i, m := range metrics {
+		out[i] = plan.Check{Metric: m.Name, Phase: v1.CheckError, Message: err.Error()}
+	}
+	return out
+}
+
+// queryChecks asks Prometheus for every query metric once and judges the
+// answers.
+func (r *RolloutReconciler) queryChecks(ctx context.Context, ro *v1.Rollout, sources []plan.MetricSource) []plan.Check {
 	a := ro.Spec.Analysis
-	metrics := analysis.ValidMetrics(a.Metrics)
+	all := make([]v1.Metric, len(sources))
+	for i, s := range sources {
+		all[i] = s.Metric
+	}
+	metrics := analysis.ValidMetrics(all)
 	if len(metrics) == 0 {
 		return nil
 	}
-	fail := func(err error) []plan.Check {
-		out := make([]plan.Check, len(metrics))
-		for i, m := range metrics {
-			out[i] = plan.Check{Metric: m.Name, Phase: v1.CheckError, Message: err.Error()}
-		}
-		return out
-	}
+	fail := func(err error) []plan.Check { return errorChecks(metrics, err) }
 	conn, err := prometheusConnection(ctx, r.Reader, ro.Namespace, a.Prometheus)
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,18 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/plan"
+)
+
+// jobChecks reports the Job of every job metric.
+func (r *RolloutReconciler) jobChecks(_ context.Context, _ *v1.Rollout, sources []plan.MetricSource) []plan.Check {
+	metrics := make([]v1.Metric, len(sources))
+	for i, s := range sources {
+		metrics[i] = s.Metric
+	}
+	return errorChecks(metrics, errors.New("job checks are not supported yet"))
+}

@@ -49,7 +49,7 @@ func TestNotifyNamespaceWebhooks(t *testing.T) {
 	for _, name := range []string{"inherits", "optout", "override"} {
 		f.eventually(20*time.Second, name+" promoted", func() bool { return f.get(name).Status.StableColor == v1.Green })
 	}
-	f.eventually(10*time.Second, "the namespace's webhooks told", func() bool {
+	f.eventually(30*time.Second, "the namespace's webhooks told", func() bool {
 		return len(rc.delivered("/ns", "Promoted")) == 1 && len(rc.delivered("/audit", "Promoted")) == 2 && len(rc.delivered("/override", "Promoted")) == 1
 	}, func() string {
 		return fmt.Sprintf("/ns %d, /audit %d, /override %d; inherits: %+v\n%s", len(rc.requests("/ns")), len(rc.requests("/audit")), len(rc.requests("/override")),

@@ -32,11 +32,11 @@ func TestNotifyOnceAcrossRestart(t *testing.T) {
 	}
 	gated("sent", "/now")
 	gated("pending", "/later")
-	f.eventually(10*time.Second, "sent's gate notified and recorded", func() bool {
+	f.eventually(30*time.Second, "sent's gate notified and recorded", func() bool {
 		r := f.record("sent", v1.MomentAwaitingApproval, "")
 		return len(rc.delivered("/now", "AwaitingApproval")) == 1 && r != nil && r.State == v1.NotificationSent
-	})
-	f.eventually(10*time.Second, "pending's notification under way", func() bool { return len(rc.requests("/later")) > 0 })
+	}, func() string { return fmt.Sprintf("%+v", f.get("sent").Status) })
+	f.eventually(30*time.Second, "pending's notification under way", func() bool { return len(rc.requests("/later")) > 0 })
 	if r := f.record("pending", v1.MomentAwaitingApproval, ""); r == nil || r.State != v1.NotificationPending {
 		t.Fatalf("pending's record %+v, want Pending", r)
 	}
@@ -47,7 +47,7 @@ func TestNotifyOnceAcrossRestart(t *testing.T) {
 	rc.mu.Unlock()
 	f.startManager()
 	f.poke("sent")
-	f.eventually(15*time.Second, "pending's gate notified after the restart", func() bool {
+	f.eventually(30*time.Second, "pending's gate notified after the restart", func() bool {
 		r := f.record("pending", v1.MomentAwaitingApproval, "")
 		return len(rc.delivered("/later", "AwaitingApproval")) == 1 && r != nil && r.State == v1.NotificationSent
 	}, func() string { return fmt.Sprintf("%+v", f.get("pending").Status.Notifications) })

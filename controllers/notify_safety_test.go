@@ -48,10 +48,10 @@ func TestNotifyHangingWebhookDoesNotDelayRollback(t *testing.T) {
 	f.healthy(hung)
 
 	f.setImage("hung", "hung:v2")
-	f.eventually(10*time.Second, "the hanging webhooks called", func() bool { return len(rc.requests("/hang/3")) > 0 })
+	f.eventually(30*time.Second, "the hanging webhooks called", func() bool { return len(rc.requests("/hang/3")) > 0 })
 	f.setImage("calm", "calm:v2")
 	start := time.Now()
-	f.eventually(10*time.Second, "calm's RolloutStarted delivered", func() bool { return len(rc.delivered("/ok", "RolloutStarted")) == 1 })
+	f.eventually(30*time.Second, "calm's RolloutStarted delivered", func() bool { return len(rc.delivered("/ok", "RolloutStarted")) == 1 })
 	// Each hanging request holds a worker for its 2s timeout at most.
 	if took := time.Since(start); took > 4*time.Second {
 		t.Errorf("calm's notification took %s behind the hanging webhooks", took)
@@ -64,7 +64,7 @@ func TestNotifyHangingWebhookDoesNotDelayRollback(t *testing.T) {
 	prom.Set(f.ns, "calm-green", errorMetric, testenv.Answer{Value: 0.4})
 	prom.Set(f.ns, "hung-green", errorMetric, testenv.Answer{Value: 0.4})
 	took := map[string]time.Duration{}
-	f.eventually(10*time.Second, "both rolled back", func() bool {
+	f.eventually(30*time.Second, "both rolled back", func() bool {
 		for _, name := range []string{"calm", "hung"} {
 			if b, g := f.weights(name); took[name] == 0 && b == 100 && g == 0 {
 				took[name] = time.Since(start)
@@ -107,7 +107,7 @@ func TestNotifyHangingWebhookDoesNotDelayRollback(t *testing.T) {
 	if r := f.record("hung", v1.MomentRolledBack, ""); r == nil || r.State != v1.NotificationPending {
 		t.Errorf("hung's RolledBack record %+v, want Pending while its webhooks hang", r)
 	}
-	f.eventually(10*time.Second, "calm's RolledBack delivered", func() bool { return len(rc.delivered("/ok", "RolledBack")) == 1 })
+	f.eventually(30*time.Second, "calm's RolledBack delivered", func() bool { return len(rc.delivered("/ok", "RolledBack")) == 1 })
 }
 
 // A webhook URL is read only from a Secret labelled ramp.dev/credentials:
@@ -135,8 +135,8 @@ func TestNotifyURLSecretMustOptIn(t *testing.T) {
 	f.healthy(ro)
 	f.setImage("sec", "sec:v2")
 	f.eventually(20*time.Second, "promoted", func() bool { return f.get("sec").Status.StableColor == v1.Green })
-	f.eventually(10*time.Second, "Promoted delivered through the labelled Secret", func() bool { return len(rc.delivered("/labelled", "Promoted")) == 1 })
-	f.eventually(10*time.Second, "the record Failed", func() bool {
+	f.eventually(30*time.Second, "Promoted delivered through the labelled Secret", func() bool { return len(rc.delivered("/labelled", "Promoted")) == 1 })
+	f.eventually(30*time.Second, "the record Failed", func() bool {
 		r := f.record("sec", v1.MomentPromoted, "")
 		return r != nil && r.State == v1.NotificationFailed
 	}, func() string { return fmt.Sprintf("%+v", f.get("sec").Status.Notifications) })
@@ -184,7 +184,7 @@ func TestNotifyQueueFullDrops(t *testing.T) {
 	f.healthy(ro)
 	f.setImage("full", "full:v2") // RolloutStarted takes the queue's 2 places
 	f.eventually(20*time.Second, "promoted", func() bool { return f.get("full").Status.StableColor == v1.Green })
-	f.eventually(10*time.Second, "Promoted dropped", func() bool {
+	f.eventually(30*time.Second, "Promoted dropped", func() bool {
 		r := f.record("full", v1.MomentPromoted, "")
 		return r != nil && r.State == v1.NotificationDropped
 	}, func() string { return fmt.Sprintf("%+v", f.get("full").Status.Notifications) })

@@ -32,7 +32,7 @@ func TestNotifyGatePromoteRollback(t *testing.T) {
 	waitAll := func(moment string, n int) {
 		t.Helper()
 		for _, p := range paths {
-			f.eventually(10*time.Second, fmt.Sprintf("%d %s at %s", n, moment, p), func() bool { return len(rc.delivered(p, moment)) >= n },
+			f.eventually(30*time.Second, fmt.Sprintf("%d %s at %s", n, moment, p), func() bool { return len(rc.delivered(p, moment)) >= n },
 				func() string {
 					return fmt.Sprintf("%d requests, status %+v", len(rc.requests(p)), f.get("notes").Status.Notifications)
 				})
@@ -93,7 +93,7 @@ func TestNotifyGatePromoteRollback(t *testing.T) {
 	rc.capture("rolled-back.teams.json", "/teams", "RolledBack")
 
 	// Once per moment: nothing more arrives, and the status says each was sent.
-	f.eventually(10*time.Second, "every record Sent", func() bool {
+	f.eventually(30*time.Second, "every record Sent", func() bool {
 		for _, rec := range f.get("notes").Status.Notifications {
 			if rec.State != v1.NotificationSent {
 				return false
@@ -139,7 +139,7 @@ func TestNotifyDeployWindow(t *testing.T) {
 
 	f.clock.Set(time.Date(2026, 11, 27, 23, 0, 0, 0, berlin)) // Friday night
 	f.setImage("win", "win:v2")
-	f.eventually(10*time.Second, "DeployWindow delivered", func() bool { return len(rc.delivered("/ops", "DeployWindow")) == 1 },
+	f.eventually(30*time.Second, "DeployWindow delivered", func() bool { return len(rc.delivered("/ops", "DeployWindow")) == 1 },
 		func() string { return fmt.Sprintf("%+v", f.get("win").Status) })
 	body := rc.delivered("/ops", "DeployWindow")[0]
 	if rev, _ := body["revision"].(string); rev == "" || rev == stable || !strings.Contains(body["reason"].(string), "deploy window") {
@@ -209,7 +209,7 @@ func TestNotifyAbortReason(t *testing.T) {
 	f.setImage("abrt", "abrt:v2")
 	f.eventually(20*time.Second, "at 10%", func() bool { _, g := f.weights("abrt"); return g == 10 })
 	f.annotate("abrt", v1.AnnotationAbort, "latency spike on checkout")
-	f.eventually(10*time.Second, "RolledBack delivered", func() bool {
+	f.eventually(30*time.Second, "RolledBack delivered", func() bool {
 		return len(rc.delivered("/ops", "RolledBack")) == 1 && len(rc.delivered("/raw", "RolledBack")) == 1
 	})
 	want := "Rolled back: " + f.ns + "/abrt " + f.get("abrt").Status.CanaryRevision + ": aborted by ramp.dev/abort: latency spike on checkout"

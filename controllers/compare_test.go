@@ -44,6 +44,7 @@ func TestCompareToStable(t *testing.T) {
 	f.eventually(30*time.Second, "worse rolled back", func() bool { return f.phase("worse") == v1.PhaseRolledBack },
 		func() string { return f.get("worse").Status.Message })
 	st := f.get("worse").Status
+	t.Logf("worse: %s; metric %+v", st.Message, st.Analysis.Metrics[0])
 	if want := "error-rate = 0.08: 0.08 > 0.015 allowed by stable 0.01 ×1.5 or +0.005"; !strings.Contains(st.Message, want) {
 		t.Errorf("worse: message %q, want it to contain %q", st.Message, want)
 	}
@@ -55,6 +56,7 @@ func TestCompareToStable(t *testing.T) {
 		ro := f.get("same")
 		return ro.Status.Phase == v1.PhaseHealthy && ro.Status.StableColor == v1.Green
 	}, func() string { return f.get("same").Status.Message })
+	t.Logf("same: %s; metric %+v", f.get("same").Status.Message, f.get("same").Status.Analysis.Metrics[0])
 	if b, g := f.weights("same"); b != 0 || g != 100 {
 		t.Errorf("same: route blue %d green %d, want all on green", b, g)
 	}
@@ -92,6 +94,7 @@ func TestConsecutiveFailuresAndNoTraffic(t *testing.T) {
 		t.Errorf("flaky: failed checks %d, failures in a row %d; want 1 failure, counted at the 3rd in a row", st.Analysis.FailedChecks, st.Analysis.Metrics[0].FailuresInARow)
 	}
 	saw := strings.Join(held, " | ")
+	t.Logf("flaky held: %s; then %s", saw, st.Message)
 	for _, want := range []string{"error-rate Failed 1 of 3 in a row", "error-rate Failed 2 of 3 in a row"} {
 		if !strings.Contains(saw, want) {
 			t.Errorf("flaky: held messages %q, want one saying %q", saw, want)
@@ -100,6 +103,7 @@ func TestConsecutiveFailuresAndNoTraffic(t *testing.T) {
 
 	f.eventually(30*time.Second, "quiet rolled back", func() bool { return f.phase("quiet") == v1.PhaseRolledBack })
 	st = f.get("quiet").Status
+	t.Logf("quiet: %s", st.Message)
 	if !strings.Contains(st.Message, "Inconclusive for 3s (inconclusiveLimit: fail)") {
 		t.Errorf("quiet: message %q, want the inconclusive limit named", st.Message)
 	}

@@ -47,6 +47,9 @@ func (m *machine) recordChecks() string {
 			m.event(true, "CheckFailed", "%s = %s: %s (failed checks %d, limit %d)", c.Metric, c.Value, c.Message, a.FailedChecks, m.spec.Analysis.FailureLimit)
 			if a.FailedChecks > m.spec.Analysis.FailureLimit && breach == "" {
 				breach = fmt.Sprintf("%s = %s: %s", c.Metric, c.Value, c.Message)
+				if c.Value == "" {
+					breach = fmt.Sprintf("%s: %s", c.Metric, c.Message)
+				}
 			}
 		case v1.CheckError:
 			anyError = true

@@ -46,6 +46,9 @@ type Vars struct {
 	Color string
 	// Revision is the pod-template hash of the color measured.
 	Revision string
+	// Args are the argument values of a template's metric, read as
+	// .Args.<name>; nil for a Rollout's own metrics.
+	Args map[string]string
 }
 
 // Measuring returns v with Service, Color and Revision set to the canary's
@@ -76,12 +79,18 @@ var sampleVars = Vars{
 	Revision:       "7f5c8d6b4",
 }
 
-// knownFields are the field names of Vars, in declaration order.
+// argsField is the field of Vars that holds a template's arguments.
+const argsField = "Args"
+
+// knownFields are the field names of Vars a query reads alone, in
+// declaration order (Args only as .Args.<name>).
 var knownFields = func() []string {
 	t := reflect.TypeFor[Vars]()
-	names := make([]string, t.NumField())
-	for i := range names {
-		names[i] = t.Field(i).Name
+	var names []string
+	for i := range t.NumField() {
+		if n := t.Field(i).Name; n != argsField {
+			names = append(names, n)
+		}
 	}
 	return names
 }()
@@ -407,9 +416,13 @@ func printfBound(format string, args []any) int {
 }
 
 func varsBytes(v Vars) int {
-	return len(v.Namespace) + len(v.Rollout) + len(v.CanaryService) + len(v.StableService) +
+	n := len(v.Namespace) + len(v.Rollout) + len(v.CanaryService) + len(v.StableService) +
 		len(v.CanaryColor) + len(v.StableColor) + len(v.CanaryRevision) + len(v.StableRevision) +
 		len(v.Interval) + len(v.Service) + len(v.Color) + len(v.Revision) + 16
+	for k, a := range v.Args {
+		n += len(k) + len(a) + 2
+	}
+	return n
 }
 
 // ValidateMetrics checks that every metric's query template is at most 8 KiB,
@@ -421,14 +434,26 @@ func varsBytes(v Vars) int {
 // "spec.analysis.metrics[1].query: template: error-rate:1: function "foo" not defined";
 // nil when all are fine.
 func ValidateMetrics(metrics []v1alpha1.Metric) []error {
+	return validateMetrics("spec.analysis.metrics", metrics, nil)
+}
+
+// ValidateTemplateMetrics is ValidateMetrics for the metrics of an
+// AnalysisTemplate that declares args: its queries may read .Args.<name>
+// of a declared name, and an undeclared one is an error naming it. The
+// fields are named spec.metrics[i].
+func ValidateTemplateMetrics(metrics []v1alpha1.Metric, args []string) []error {
+	return validateMetrics("spec.metrics", metrics, args)
+}
+
+func validateMetrics(field string, metrics []v1alpha1.Metric, args []string) []error {
 	var errs []error
 	for i, m := range metrics {
-		if err := validateQuery(m.Name, m.Query); err != nil {
-			errs = append(errs, fmt.Errorf("spec.analysis.metrics[%d].query: %w", i, err))
+		if err := validateQuery(m.Name, m.Query, args); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d].query: %w", field, i, err))
 		}
 		if g := m.MinSamples; g != nil {
-			if err := validateQuery(m.Name+"-samples", g.Query); err != nil {
-				errs = append(errs, fmt.Errorf("spec.analysis.metrics[%d].minSamples.query: %w", i, err))
+			if err := validateQuery(m.Name+"-samples", g.Query, args); err != nil {
+				errs = append(errs, fmt.Errorf("%s[%d].minSamples.query: %w", field, i, err))
 			}
 		}
 	}
@@ -437,14 +462,15 @@ func ValidateMetrics(metrics []v1alpha1.Metric) []error {
 
 // ValidMetrics returns the metrics whose query templates validate: the ones
 // that can be checked while a spec problem in another metric holds the
-// rollout.
-func ValidMetrics(metrics []v1alpha1.Metric) []v1alpha1.Metric {
+// rollout. args are the arguments the metrics may read (a template's
+// declared arguments); none for a Rollout's own metrics.
+func ValidMetrics(metrics []v1alpha1.Metric, args ...string) []v1alpha1.Metric {
 	out := make([]v1alpha1.Metric, 0, len(metrics))
 	for _, m := range metrics {
-		if validateQuery(m.Name, m.Query) != nil {
+		if validateQuery(m.Name, m.Query, args) != nil {
 			continue
 		}
-		if g := m.MinSamples; g != nil && validateQuery(m.Name+"-samples", g.Query) != nil {
+		if g := m.MinSamples; g != nil && validateQuery(m.Name+"-samples", g.Query, args) != nil {
 			continue
 		}
 		out = append(out, m)
@@ -452,7 +478,7 @@ func ValidMetrics(metrics []v1alpha1.Metric) []v1alpha1.Metric {
 	return out
 }
 
-func validateQuery(name, query string) error {
+func validateQuery(name, query string, args []string) error {
 	t, err := parseQuery(name, query)
 	if err != nil {
 		return err
@@ -460,11 +486,18 @@ func validateQuery(name, query string) error {
 	// Execution alone misses fields in branches the sample Vars do not take,
 	// so walk the whole tree for fields first.
 	if t.Tree != nil {
-		if err := checkFields(t.Tree, t.Tree.Root, true); err != nil {
+		if err := checkFields(t.Tree, t.Tree.Root, true, args); err != nil {
 			return err
 		}
 	}
-	_, err = execute(t, sampleVars)
+	vars := sampleVars
+	if len(args) > 0 {
+		vars.Args = make(map[string]string, len(args))
+		for _, a := range args {
+			vars.Args[a] = "sample"
+		}
+	}
+	_, err = execute(t, vars)
 	return err
 }
 
@@ -472,73 +505,93 @@ func validateQuery(name, query string) error {
 // Vars lacks. root says whether dot is still the data: inside with it is not,
 // and execution is left to judge those fields. (parseQuery has refused range
 // and template already.)
-func checkFields(tree *parse.Tree, node parse.Node, root bool) error {
+func checkFields(tree *parse.Tree, node parse.Node, root bool, args []string) error {
 	switch n := node.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return nil
 		}
 		for _, c := range n.Nodes {
-			if err := checkFields(tree, c, root); err != nil {
+			if err := checkFields(tree, c, root, args); err != nil {
 				return err
 			}
 		}
 	case *parse.ActionNode:
-		return checkFields(tree, n.Pipe, root)
+		return checkFields(tree, n.Pipe, root, args)
 	case *parse.PipeNode:
 		if n == nil {
 			return nil
 		}
 		for _, c := range n.Cmds {
-			if err := checkFields(tree, c, root); err != nil {
+			if err := checkFields(tree, c, root, args); err != nil {
 				return err
 			}
 		}
 	case *parse.CommandNode:
 		for _, a := range n.Args {
-			if err := checkFields(tree, a, root); err != nil {
+			if err := checkFields(tree, a, root, args); err != nil {
 				return err
 			}
 		}
 	case *parse.ChainNode:
-		return checkFields(tree, n.Node, root)
+		return checkFields(tree, n.Node, root, args)
 	case *parse.FieldNode:
 		if root {
-			return checkIdent(tree, n, n.Ident)
+			return checkIdent(tree, n, n.Ident, args)
 		}
 	case *parse.VariableNode:
 		if len(n.Ident) > 1 && n.Ident[0] == "$" {
-			return checkIdent(tree, n, n.Ident[1:])
+			return checkIdent(tree, n, n.Ident[1:], args)
 		}
 	case *parse.IfNode:
-		return checkBranch(tree, &n.BranchNode, root, root)
+		return checkBranch(tree, &n.BranchNode, root, root, args)
 	case *parse.RangeNode:
-		return checkBranch(tree, &n.BranchNode, root, false)
+		return checkBranch(tree, &n.BranchNode, root, false, args)
 	case *parse.WithNode:
-		return checkBranch(tree, &n.BranchNode, root, false)
+		return checkBranch(tree, &n.BranchNode, root, false, args)
 	case *parse.TemplateNode:
-		return checkFields(tree, n.Pipe, root)
+		return checkFields(tree, n.Pipe, root, args)
 	}
 	return nil
 }
 
-func checkBranch(tree *parse.Tree, n *parse.BranchNode, root, inner bool) error {
-	if err := checkFields(tree, n.Pipe, root); err != nil {
+func checkBranch(tree *parse.Tree, n *parse.BranchNode, root, inner bool, args []string) error {
+	if err := checkFields(tree, n.Pipe, root, args); err != nil {
 		return err
 	}
-	if err := checkFields(tree, n.List, inner); err != nil {
+	if err := checkFields(tree, n.List, inner, args); err != nil {
 		return err
 	}
-	return checkFields(tree, n.ElseList, root)
+	return checkFields(tree, n.ElseList, root, args)
 }
 
-func checkIdent(tree *parse.Tree, node parse.Node, ident []string) error {
-	// Every field of Vars is a string or a number, so a known field followed
-	// by another name (.Namespace.Foo) is unknown too.
+func checkIdent(tree *parse.Tree, node parse.Node, ident []string, args []string) error {
+	// Every field of Vars but Args is a string or a number, so a known field
+	// followed by another name (.Namespace.Foo) is unknown too.
 	if len(ident) == 1 && slices.Contains(knownFields, ident[0]) {
 		return nil
 	}
 	location, _ := tree.ErrorContext(node)
+	if ident[0] == argsField {
+		return checkArg(ident, location, args)
+	}
 	return fmt.Errorf("unknown field .%s at %s; known fields: .%s",
 		strings.Join(ident, "."), location, strings.Join(knownFields, ", ."))
+}
+
+// checkArg accepts .Args.<name> of a declared argument, and nothing else
+// under .Args.
+func checkArg(ident []string, location string, args []string) error {
+	if len(ident) == 2 && slices.Contains(args, ident[1]) {
+		return nil
+	}
+	declared := "no arguments are declared (only an AnalysisTemplate's metrics have arguments)"
+	if len(args) > 0 {
+		sorted := slices.Sorted(slices.Values(args))
+		declared = "declared arguments: .Args." + strings.Join(sorted, ", .Args.")
+	}
+	if len(ident) == 1 {
+		return fmt.Errorf(".Args at %s must name an argument, as .Args.<name>; %s", location, declared)
+	}
+	return fmt.Errorf("unknown argument .%s at %s; %s", strings.Join(ident, "."), location, declared)
 }

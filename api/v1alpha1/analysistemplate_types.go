@@ -169,3 +169,17 @@ type ResolvedTemplate struct {
 	// +optional
 	Metrics []Metric `json:"metrics,omitempty"`
 }
+
+// The kinds of template an AnalysisTemplateRef names.
+const (
+	KindAnalysisTemplate        = "AnalysisTemplate"
+	KindClusterAnalysisTemplate = "ClusterAnalysisTemplate"
+)
+
+// TemplateKind is the kind r names, AnalysisTemplate when it names none.
+func (r AnalysisTemplateRef) TemplateKind() string {
+	if r.Kind == "" {
+		return KindAnalysisTemplate
+	}
+	return r.Kind
+}

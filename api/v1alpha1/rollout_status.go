@@ -391,6 +391,10 @@ const (
 	// ReasonRefused: the API server refused an object Ramp wrote (for
 	// example a pod template it cannot run).
 	ReasonRefused = "Refused"
+	// ReasonTemplateUnresolved: a template spec.analysis.templates names,
+	// or one of its arguments, cannot be resolved, so a new revision
+	// cannot start (no traffic moves until it can).
+	ReasonTemplateUnresolved = "TemplateUnresolved"
 )
 
 // FinalizerTraffic holds a Rollout's deletion until traffic is on the color

@@ -26,7 +26,7 @@ func (m *machine) recordChecks() string {
 	breach := ""
 	for _, c := range m.obs.Checks {
 		ms := metricStatus(a, c.Metric)
-		sm := m.specMetric(c.Metric)
+		sm := m.metricNamed(c.Metric)
 		c = m.inconclusiveLimit(sm, ms, c)
 		ms.Phase, ms.Value, ms.Message, ms.StableValue = c.Phase, c.Value, c.Message, c.StableValue
 		checked := checkedAt
@@ -62,11 +62,12 @@ func (m *machine) recordChecks() string {
 	case !anyError:
 		a.ErrorSince = nil
 	}
-	// Forget metrics that left the spec.
+	// Forget metrics that left the spec (and the snapshot of templates).
 	kept := a.Metrics[:0]
+	checked := Metrics(m.spec, &m.st)
 	for _, ms := range a.Metrics {
-		for _, sm := range m.spec.Analysis.Metrics {
-			if sm.Name == ms.Name {
+		for _, s := range checked {
+			if s.Metric.Name == ms.Name {
 				kept = append(kept, ms)
 				break
 			}
@@ -74,16 +75,6 @@ func (m *machine) recordChecks() string {
 	}
 	a.Metrics = kept
 	return breach
-}
-
-// specMetric is the spec's metric of that name, or nil.
-func (m *machine) specMetric(name string) *v1.Metric {
-	for i := range m.spec.Analysis.Metrics {
-		if m.spec.Analysis.Metrics[i].Name == name {
-			return &m.spec.Analysis.Metrics[i]
-		}
-	}
-	return nil
 }
 
 // consecutiveFailures is how many failed checks in a row make a failure.
@@ -160,7 +151,8 @@ func (m *machine) checksPassedSince(t time.Time) (ok bool, why string) {
 		return true, ""
 	}
 	ok = true
-	for _, sm := range m.spec.Analysis.Metrics {
+	for _, s := range Metrics(m.spec, &m.st) {
+		sm := s.Metric
 		var ms *v1.MetricStatus
 		if m.st.Analysis != nil {
 			for i := range m.st.Analysis.Metrics {

@@ -118,6 +118,8 @@ func (m *machine) invalidReason() string {
 		return v1.ReasonInvalidSpec
 	case len(m.obs.Problems) > 0:
 		return m.obs.Problems[0].Reason
+	case m.templateBlocked():
+		return v1.ReasonTemplateUnresolved
 	}
 	return v1.ReasonInvalidRoute
 }

@@ -114,7 +114,10 @@ func (m *machine) problem() string {
 	if len(m.obs.Problems) > 0 {
 		return m.obs.Problems[0].Message
 	}
-	return m.obs.Route.Problem
+	if m.obs.Route.Problem != "" {
+		return m.obs.Route.Problem
+	}
+	return startBlocked(&m.st, m.obs)
 }
 
 // fail holds everything as it is: nothing can be steered as written. A
@@ -126,7 +129,11 @@ func (m *machine) fail(problem string) {
 	}
 	m.st.Message = problem
 	if m.prev.Message != problem {
-		m.event(true, "InvalidSpec", "%s", problem)
+		reason := "InvalidSpec"
+		if m.templateBlocked() {
+			reason = v1.ReasonTemplateUnresolved
+		}
+		m.event(true, reason, "%s", problem)
 	}
 }
 
@@ -275,6 +282,10 @@ func (m *machine) scaleDownOther() {
 // rolledBack keeps a rolled-back revision off the traffic until the template
 // changes or ramp.dev/retry asks to try it again.
 func (m *machine) rolledBack() {
+	if p := startBlocked(&v1.RolloutStatus{StableRevision: m.st.StableRevision}, m.obs); m.ctl.retry && p != "" {
+		m.ctl.retry = false
+		m.event(true, v1.ReasonTemplateUnresolved, "ramp.dev/retry ignored: %s cannot start: %s", m.st.CanaryRevision, p)
+	}
 	if m.ctl.retry {
 		m.ctl.retry = false
 		m.event(false, "Retry", "ramp.dev/retry: rolling out %s again from step 0", m.st.CanaryRevision)
@@ -352,7 +363,7 @@ func (m *machine) start() {
 	m.st.ScaleDownAt = nil
 	m.st.PostPromotionUntil = nil
 	m.st.AbortReason = ""
-	m.st.Analysis = &v1.AnalysisStatus{}
+	m.st.Analysis = &v1.AnalysisStatus{Templates: m.snapshot()}
 	m.st.Phase = v1.PhaseProgressing
 	now := m.now()
 	m.st.WaitingForPodsSince = &now

@@ -39,7 +39,7 @@ const (
 // Classify names the situation of a Rollout from its status and what was
 // observed. The order of the cases is their precedence.
 func Classify(spec *v1.RolloutSpec, st *v1.RolloutStatus, obs Observations) Situation {
-	invalid := len(obs.SpecProblems) > 0 || len(obs.Problems) > 0 || obs.Route.Problem != ""
+	invalid := len(obs.SpecProblems) > 0 || len(obs.Problems) > 0 || obs.Route.Problem != "" || startBlocked(st, obs) != ""
 	switch {
 	case st.StableRevision == "" && (obs.Blue.Exists || obs.Green.Exists):
 		if invalid {

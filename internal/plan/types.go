@@ -194,6 +194,9 @@ type Observations struct {
 	WindowClosed string
 	// WindowNext is when the deploy windows may change next; zero if never.
 	WindowNext time.Time
+	// Templates are spec.analysis.templates as resolved now; used when a
+	// revision starts (see TemplateResolution).
+	Templates TemplateResolution
 }
 
 // Workload is what the controller observed of the Deployment that

@@ -144,3 +144,23 @@ func TestNotificationsValidation(t *testing.T) {
 		t.Errorf("webhooks %+v, want format json by default", w)
 	}
 }
+
+// A Rollout that cannot be acted on as written is a Failed moment.
+func TestNotifyFailed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	rc := startReceiver(t)
+	bad := f.rollout("bad", "bad:v1")
+	bad.Spec.Analysis.Metrics[0].Query = `rate(x{service="{{ .Nope }}"}[1m])`
+	bad.Spec.Notifications = &v1.Notifications{Webhooks: []v1.Webhook{rc.hook("ops", "/ops", v1.FormatTeams, v1.MomentFailed)}}
+	f.create(f.route("bad"), bad)
+	f.eventually(30*time.Second, "Failed delivered", func() bool { return len(rc.delivered("/ops", "Failed")) == 1 },
+		func() string { return fmt.Sprintf("%+v", f.get("bad").Status) })
+	if why := teamsText(rc.delivered("/ops", "Failed")[0], 1); !strings.Contains(why, "Nope") {
+		t.Errorf("the card says %q, not what is wrong", why)
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(rc.requests("/ops")); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}

@@ -154,7 +154,20 @@ func TestNotifyDeployWindow(t *testing.T) {
 	// After the window the revision rolls out and is promoted.
 	f.clock.Set(time.Date(2026, 11, 30, 10, 0, 0, 0, berlin))
 	f.poke("win")
-	f.eventually(20*time.Second, "Promoted delivered", func() bool { return len(rc.delivered("/ops", "Promoted")) == 1 })
+	f.eventually(30*time.Second, "Promoted delivered", func() bool { return len(rc.delivered("/ops", "Promoted")) == 1 })
+
+	// A window that closes on a rollout in flight holds it at its step.
+	f.setImage("win", "win:v3")
+	f.eventually(30*time.Second, "v3 at 5%", func() bool { b, _ := f.weights("win"); return b == 5 }) // blue is v3's canary
+	f.clock.Set(time.Date(2026, 12, 4, 23, 0, 0, 0, berlin))                                          // the next Friday night
+	f.poke("win")
+	f.eventually(30*time.Second, "a second DeployWindow delivered", func() bool { return len(rc.delivered("/ops", "DeployWindow")) == 2 },
+		func() string { return fmt.Sprintf("%+v", f.get("win").Status) })
+	st := f.get("win").Status
+	held := rc.delivered("/ops", "DeployWindow")[1]
+	if held["revision"] != st.CanaryRevision || held["step"] != float64(st.CurrentStep) || held["weight"] != float64(st.CanaryWeight) || st.CurrentStep < 1 {
+		t.Errorf("in-flight DeployWindow body %v, status step %d weight %d", held, st.CurrentStep, st.CanaryWeight)
+	}
 }
 
 // A webhook that fails twice and then takes the notification has it

@@ -448,6 +448,15 @@ func ValidateTemplateMetrics(metrics []v1alpha1.Metric, args []string) []error {
 func validateMetrics(field string, metrics []v1alpha1.Metric, args []string) []error {
 	var errs []error
 	for i, m := range metrics {
+		switch {
+		case m.Job != nil:
+			continue // the API server checks a Job's template when it is created
+		case m.Web != nil:
+			if err := ValidateWebURL(m.Name, m.Web.URL, args...); err != nil {
+				errs = append(errs, fmt.Errorf("%s[%d].web.url: %w", field, i, err))
+			}
+			continue
+		}
 		if err := validateQuery(m.Name, m.Query, args); err != nil {
 			errs = append(errs, fmt.Errorf("%s[%d].query: %w", field, i, err))
 		}

@@ -2,18 +2,125 @@ package controllers
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"sync"
+	"time"
 
+	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/plan"
 )
 
-// webChecks makes the request of every web metric once and judges the
-// answers.
-func (r *RolloutReconciler) webChecks(_ context.Context, _ *v1.Rollout, sources []plan.MetricSource) []plan.Check {
-	metrics := make([]v1.Metric, len(sources))
+// defaultWebTimeout is a web check's timeout when the spec gives none.
+const defaultWebTimeout = 10 * time.Second
+
+// webChecks makes the request of every web metric once, all at once, and
+// judges the answers. A url that does not render or a Secret that cannot be
+// read makes that metric an Error.
+func (r *RolloutReconciler) webChecks(ctx context.Context, ro *v1.Rollout, sources []plan.MetricSource) []plan.Check {
+	out := make([]plan.Check, len(sources))
+	vars := checkVars(ro)
+	var wg sync.WaitGroup
 	for i, s := range sources {
-		metrics[i] = s.Metric
+		m := s.Metric
+		req, err := r.webRequest(ctx, ro, s, vars)
+		if err != nil {
+			out[i] = plan.Check{Metric: m.Name, Phase: v1.CheckError, Message: "web: " + err.Error()}
+			continue
+		}
+		wg.Go(func() {
+			res := analysis.Web(ctx, m, req)
+			out[i] = plan.Check{Metric: res.Metric, Phase: res.Phase, Value: res.Value, Message: res.Message}
+		})
 	}
-	return errorChecks(metrics, errors.New("web checks are not supported yet"))
+	wg.Wait()
+	return out
+}
+
+// webRequest renders a web metric's url and reads its header values and TLS
+// material (each from a Secret that opted in, see readCredential).
+func (r *RolloutReconciler) webRequest(ctx context.Context, ro *v1.Rollout, s plan.MetricSource, vars analysis.Vars) (analysis.WebRequest, error) {
+	w := s.Metric.Web
+	vars.Args = s.Args
+	u, err := analysis.RenderURL(s.Metric.Name, w.URL, vars)
+	if err != nil {
+		return analysis.WebRequest{}, fmt.Errorf("render url: %w", err)
+	}
+	req := analysis.WebRequest{URL: u, Method: w.Method, Body: w.Body, JSONPath: w.JSONPath, Timeout: defaultWebTimeout}
+	if w.Timeout != nil && w.Timeout.Duration > 0 {
+		req.Timeout = w.Timeout.Duration
+	}
+	for _, h := range w.Headers {
+		if req.Headers == nil {
+			req.Headers = map[string]string{}
+		}
+		switch {
+		case h.Value != nil:
+			req.Headers[h.Name] = *h.Value
+		case h.ValueFrom != nil:
+			v, err := readCredential(ctx, r.Reader, ro.Namespace, &h.ValueFrom.SecretKeyRef)
+			if err != nil {
+				return req, fmt.Errorf("header %s: %w", h.Name, err)
+			}
+			req.Headers[h.Name] = v
+		}
+	}
+	if t := w.TLS; t != nil {
+		req.TLS = &analysis.TLS{ServerName: t.ServerName}
+		for _, f := range []struct {
+			what string
+			ref  *v1.SecretKeyRef
+			into *[]byte
+		}{{"tls CA bundle", t.CASecretRef, &req.TLS.CA}, {"tls client certificate", t.CertSecretRef, &req.TLS.Cert}, {"tls client key", t.KeySecretRef, &req.TLS.Key}} {
+			if f.ref == nil {
+				continue
+			}
+			v, err := readCredential(ctx, r.Reader, ro.Namespace, f.ref)
+			if err != nil {
+				return req, fmt.Errorf("%s: %w", f.what, err)
+			}
+			*f.into = []byte(v)
+		}
+	}
+	return req, nil
+}
+
+// checkVars are what a check's templates see: the canary's names, or after
+// a promotion the promoted color's against the one it replaced.
+func checkVars(ro *v1.Rollout) analysis.Vars {
+	st := &ro.Status
+	canary, stable := st.StableColor.Other(), st.StableColor
+	canaryRev, stableRev := st.CanaryRevision, st.StableRevision
+	if plan.Watching(st) {
+		canary, stable = stable, canary
+		canaryRev, stableRev = st.StableRevision, st.PreviousRevision
+	}
+	return analysis.Vars{
+		Namespace:      ro.Namespace,
+		Rollout:        ro.Name,
+		CanaryService:  ColorName(ro, canary),
+		StableService:  ColorName(ro, stable),
+		CanaryColor:    string(canary),
+		StableColor:    string(stable),
+		CanaryRevision: canaryRev,
+		StableRevision: stableRev,
+		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
+		Step:           st.CurrentStep,
+	}.Measuring(false)
+}
+
+// longestWebTimeout is the longest timeout of the Rollout's web checks, 0
+// without any: the checks of a round are given that long.
+func longestWebTimeout(ro *v1.Rollout) time.Duration {
+	var out time.Duration
+	for _, s := range plan.Metrics(&ro.Spec, &ro.Status) {
+		if w := s.Metric.Web; w != nil {
+			d := defaultWebTimeout
+			if w.Timeout != nil && w.Timeout.Duration > 0 {
+				d = min(w.Timeout.Duration, time.Minute)
+			}
+			out = max(out, d)
+		}
+	}
+	return out
 }

@@ -833,7 +833,7 @@ type WebCheck struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:Pattern=`^https?://[^\r\n]+$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[{][{]-?[[:space:]]*(range|template|block|define)([^a-zA-Z0-9_]|$)')",message="url: range, template, block and define are not allowed in a template"
 	URL string `json:"url"`
 

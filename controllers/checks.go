@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ramp-dev/ramp/analysis"
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/plan"
 )
@@ -88,57 +87,6 @@ func errorChecks(metrics []v1.Metric, err error) []plan.Check {
 	out := make([]plan.Check, len(metrics))
 	for i, m := range metrics {
 		out[i] = plan.Check{Metric: m.Name, Phase: v1.CheckError, Message: err.Error()}
-	}
-	return out
-}
-
-// queryChecks asks Prometheus for every query metric once and judges the
-// answers.
-func (r *RolloutReconciler) queryChecks(ctx context.Context, ro *v1.Rollout, sources []plan.MetricSource) []plan.Check {
-	a := ro.Spec.Analysis
-	all := make([]v1.Metric, len(sources))
-	for i, s := range sources {
-		all[i] = s.Metric
-	}
-	metrics := analysis.ValidMetrics(all)
-	if len(metrics) == 0 {
-		return nil
-	}
-	fail := func(err error) []plan.Check { return errorChecks(metrics, err) }
-	conn, err := prometheusConnection(ctx, r.Reader, ro.Namespace, a.Prometheus)
-	if err != nil {
-		return fail(err)
-	}
-	p, err := r.Providers.Provider(conn)
-	if err != nil {
-		return fail(err)
-	}
-	st := &ro.Status
-	canary, stable := st.StableColor.Other(), st.StableColor
-	canaryRev, stableRev := st.CanaryRevision, st.StableRevision
-	if plan.Watching(st) {
-		// After a promotion the checks watch the promoted color against
-		// the one it replaced.
-		canary, stable = stable, canary
-		canaryRev, stableRev = st.StableRevision, st.PreviousRevision
-	}
-	vars := analysis.Vars{
-		Namespace:      ro.Namespace,
-		Rollout:        ro.Name,
-		CanaryService:  ColorName(ro, canary),
-		StableService:  ColorName(ro, stable),
-		CanaryColor:    string(canary),
-		StableColor:    string(stable),
-		CanaryRevision: canaryRev,
-		StableRevision: stableRev,
-		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
-		Step:           st.CurrentStep,
-	}.Measuring(false)
-	// After a promotion the old color serves nothing to compare with.
-	results := analysis.Check(ctx, p, metrics, vars, !plan.Watching(st))
-	out := make([]plan.Check, len(results))
-	for i, res := range results {
-		out[i] = plan.Check{Metric: res.Metric, Phase: res.Phase, Value: res.Value, Message: res.Message, StableValue: res.StableValue}
 	}
 	return out
 }

@@ -118,6 +118,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		w.obs.SpecProblems = append([]string{templateProblem}, w.obs.SpecProblems...)
 	}
 	w.obs.Problems = append(w.obs.Problems, svcProblems...)
+	if w.obs.Templates, err = r.resolveTemplates(ctx, &ro, w.obs.Revision); err != nil {
+		return ctrl.Result{}, err
+	}
 	w.obs.Now = r.now()
 	if len(ro.Spec.DeployWindows) > 0 {
 		ws := windows.Evaluate(ro.Spec.DeployWindows, w.obs.Now)

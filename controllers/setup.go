@@ -62,6 +62,11 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		return err
 	}
 	if workers < 1 {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, templateIndex, func(o client.Object) []string {
+		return templateKeys(o.(*v1.Rollout))
+	}); err != nil {
+		return err
+	}
 		workers = 1
 	}
 	if r.Checks == nil {
@@ -87,6 +92,8 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig("Secret"))).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Watches(&v1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate(v1.KindAnalysisTemplate))).
+		Watches(&v1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate(v1.KindClusterAnalysisTemplate))).
 		Named("rollout")
 	if r.Notify != nil {
 		b = b.WatchesRawSource(source.Channel(r.Notify.Events(), &handler.EnqueueRequestForObject{}))

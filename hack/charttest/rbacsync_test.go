@@ -11,16 +11,19 @@ import (
 	"github.com/ramp-dev/ramp/internal/testenv"
 )
 
-// The chart grants the generated rules in three roles: the controller's
+// The chart grants the generated rules in four roles: the controller's
 // (ClusterRole, or a Role per watched namespace), leader election's (a Role
 // in the release namespace, whatever config/rbac/role.yaml scopes it to:
 // the Lease, and the core Events controller-runtime's leader election
-// records on it) and the secure metrics endpoint's (a ClusterRole:
-// TokenReviews and SubjectAccessReviews are cluster-scoped).
+// records on it), the secure metrics endpoint's (a ClusterRole:
+// TokenReviews and SubjectAccessReviews are cluster-scoped) and the
+// ClusterAnalysisTemplates' (a ClusterRole: they are cluster-scoped, and
+// read whatever watchNamespaces says).
 const (
-	mainRules           = "controller"
-	leaderElectionRules = "leader-election"
-	metricsAuthRules    = "metrics-auth"
+	mainRules            = "controller"
+	leaderElectionRules  = "leader-election"
+	metricsAuthRules     = "metrics-auth"
+	clusterTemplateRules = "cluster-templates"
 )
 
 // ruleClass tells which of the chart's roles grants access a.
@@ -30,6 +33,8 @@ func ruleClass(a access) string {
 		return leaderElectionRules
 	case a.Group == "authentication.k8s.io" && a.Resource == "tokenreviews", a.Group == "authorization.k8s.io" && a.Resource == "subjectaccessreviews":
 		return metricsAuthRules
+	case a.Group == "ramp.dev" && a.Resource == "clusteranalysistemplates":
+		return clusterTemplateRules
 	}
 	return mainRules
 }
@@ -41,6 +46,8 @@ func roleClass(fullname, role string) string {
 		return leaderElectionRules
 	case fullname + "-metrics-auth":
 		return metricsAuthRules
+	case fullname + "-cluster-templates":
+		return clusterTemplateRules
 	}
 	return mainRules
 }
@@ -62,7 +69,7 @@ func TestRBACRulesMatchGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config/rbac/role.yaml: %v", err)
 	}
-	want := map[string]map[access]bool{mainRules: {}, leaderElectionRules: {}, metricsAuthRules: {}}
+	want := map[string]map[access]bool{mainRules: {}, leaderElectionRules: {}, metricsAuthRules: {}, clusterTemplateRules: {}}
 	for _, o := range generated {
 		if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
 			t.Fatalf("config/rbac/role.yaml holds a %s; the chart knows ClusterRole and Role only", o.GetKind())
@@ -100,7 +107,7 @@ func TestRBACRulesMatchGenerated(t *testing.T) {
 				}
 				got[c][g.Namespace][g.access] = true
 			}
-			for class, scopes := range map[string][]string{mainRules: tc.scopes, leaderElectionRules: {namespace}, metricsAuthRules: {""}} {
+			for class, scopes := range map[string][]string{mainRules: tc.scopes, leaderElectionRules: {namespace}, metricsAuthRules: {""}, clusterTemplateRules: {""}} {
 				if k := keys(got[class]); strings.Join(k, ",") != strings.Join(scopes, ",") {
 					t.Errorf("%s rules granted in namespaces %q, want %q (\"\" is cluster-wide)", class, k, scopes)
 				}

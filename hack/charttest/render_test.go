@@ -74,8 +74,8 @@ func TestRenderDefaults(t *testing.T) {
 		}
 	}
 	wantNames(t, r, "ServiceAccount", "ramp-system/ramp")
-	wantNames(t, r, "ClusterRole", "ramp", "ramp-edit", "ramp-metrics-auth", "ramp-metrics-reader", "ramp-view")
-	wantNames(t, r, "ClusterRoleBinding", "ramp", "ramp-metrics-auth")
+	wantNames(t, r, "ClusterRole", "ramp", "ramp-cluster-templates", "ramp-edit", "ramp-metrics-auth", "ramp-metrics-reader", "ramp-view")
+	wantNames(t, r, "ClusterRoleBinding", "ramp", "ramp-cluster-templates", "ramp-metrics-auth")
 	wantNames(t, r, "Role", "ramp-system/ramp-leader-election")
 	wantNames(t, r, "RoleBinding", "ramp-system/ramp-leader-election")
 	wantNames(t, r, "Service", "ramp-system/ramp-metrics")
@@ -158,8 +158,8 @@ func TestRenderDefaults(t *testing.T) {
 	if !strings.Contains(r.Notes, "kubectl apply --server-side --force-conflicts -f charts/ramp/crds/") {
 		t.Errorf("NOTES.txt does not say how to upgrade the CRDs:\n%s", r.Notes)
 	}
-	if len(r.CRDs) == 0 || r.CRDs[0].GetName() != "rollouts.ramp.dev" {
-		t.Errorf("crds/ holds %v, want the Rollout CRD", names(r.CRDs))
+	if got := strings.Join(names(r.CRDs), " "); got != "analysistemplates.ramp.dev clusteranalysistemplates.ramp.dev rollouts.ramp.dev" {
+		t.Errorf("crds/ holds %s, want the AnalysisTemplate, ClusterAnalysisTemplate and Rollout CRDs", got)
 	}
 }
 
@@ -177,8 +177,8 @@ func selects(selector, labels map[string]string) bool {
 
 func TestRenderWatchNamespaces(t *testing.T) {
 	r := render(t, chartDir(t), "ramp", "ramp-system", variants["watchNamespaces"])
-	wantNames(t, r, "ClusterRole", "ramp-edit", "ramp-metrics-auth", "ramp-metrics-reader", "ramp-view")
-	wantNames(t, r, "ClusterRoleBinding", "ramp-metrics-auth")
+	wantNames(t, r, "ClusterRole", "ramp-cluster-templates", "ramp-edit", "ramp-metrics-auth", "ramp-metrics-reader", "ramp-view")
+	wantNames(t, r, "ClusterRoleBinding", "ramp-cluster-templates", "ramp-metrics-auth")
 	wantNames(t, r, "Role", "ramp-system/ramp-leader-election", "team-a/ramp", "team-b/ramp")
 	wantNames(t, r, "RoleBinding", "ramp-system/ramp-leader-election", "team-a/ramp", "team-b/ramp")
 	if d := deployment(t, r); !hasArg(d, "--namespaces=team-a,team-b") {
@@ -213,7 +213,7 @@ func TestRenderServiceMonitor(t *testing.T) {
 				t.Errorf("serviceMonitor.labels not on the ServiceMonitor: %v", sm.GetLabels())
 			}
 			if !secure {
-				wantNames(t, r, "ClusterRole", "ramp", "ramp-edit", "ramp-view")
+				wantNames(t, r, "ClusterRole", "ramp", "ramp-cluster-templates", "ramp-edit", "ramp-view")
 				if d := deployment(t, r); !hasArg(d, "--metrics-secure=false") {
 					t.Errorf("args %q lack --metrics-secure=false", d.Spec.Template.Spec.Containers[0].Args)
 				}
@@ -325,7 +325,7 @@ func TestRenderEverythingSet(t *testing.T) {
 	if d.Spec.Template.Spec.ServiceAccountName != "ramp" {
 		t.Errorf("serviceAccountName %q", d.Spec.Template.Spec.ServiceAccountName)
 	}
-	wantNames(t, r, "ClusterRoleBinding", "ramp", "ramp-metrics-auth", "ramp-metrics-reader")
+	wantNames(t, r, "ClusterRoleBinding", "ramp", "ramp-cluster-templates", "ramp-metrics-auth", "ramp-metrics-reader")
 }
 
 // Every flag the chart passes is one ramp-controller knows: the real

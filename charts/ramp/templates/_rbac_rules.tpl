@@ -36,6 +36,9 @@ other Secret reaches the controller's cache, and Ramp never labels one.
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["create", "get", "list", "patch", "watch"]
+- apiGroups: ["ramp.dev"]
+  resources: ["analysistemplates"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["create", "get", "list", "patch", "watch"]
@@ -74,6 +77,20 @@ server who each scraper is (TokenReview) and whether it may GET /metrics
 (SubjectAccessReview). Both are cluster-scoped, so a ClusterRole grants them
 even when watchNamespaces limits the rest to Roles.
 */}}
+{{/*
+What the reconciler reads cluster-wide whatever watchNamespaces says: the
+ClusterAnalysisTemplates Rollouts name in spec.analysis.templates (read from
+the informer cache, watched so that one that appears starts the revision
+that waited for it). They are cluster-scoped, so a ClusterRole grants them
+even when watchNamespaces limits the rest to Roles; AnalysisTemplates are
+namespaced and go with the controller's rules.
+*/}}
+{{- define "ramp.clusterTemplateRules" -}}
+- apiGroups: ["ramp.dev"]
+  resources: ["clusteranalysistemplates"]
+  verbs: ["list", "watch"]
+{{- end }}
+
 {{- define "ramp.metricsAuthRules" -}}
 - apiGroups: ["authentication.k8s.io"]
   resources: ["tokenreviews"]

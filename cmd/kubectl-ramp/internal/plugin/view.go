@@ -3,7 +3,9 @@ package plugin
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -187,7 +189,10 @@ func stepsLine(ro *v1.Rollout, steps []v1.Step, current int32) string {
 	return strings.Join(parts, " ")
 }
 
-// writeChecks writes the last check of each metric against its bounds.
+// writeChecks writes the last check of each metric against its bounds:
+// the spec's and those of the templates the revision resolved (marked with
+// their template), a comparison's value beside the stable color's; then
+// the templates' snapshot.
 func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 	a := ro.Spec.Analysis
 	if a == nil {
@@ -201,7 +206,12 @@ func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 	fmt.Fprintf(out, "%-*severy %s, %d failed (limit %d), last %s\n", keyWidth, "Checks:",
 		ro.Spec.AnalysisInterval(), sa.FailedChecks, a.FailureLimit, ago(sa.LastCheckAt, now))
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	for _, m := range a.Metrics {
+	for _, s := range plan.Metrics(&ro.Spec, &ro.Status) {
+		m := s.Metric
+		name := m.Name
+		if s.Template != "" {
+			name += " (" + s.Template + ")"
+		}
 		var ms *v1.MetricStatus
 		for i := range sa.Metrics {
 			if sa.Metrics[i].Name == m.Name {
@@ -209,16 +219,82 @@ func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 			}
 		}
 		if ms == nil {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Name, judgement("", m.Min, m.Max), "not checked yet")
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, judgement("", m.Min, m.Max)+comparison(m, ""), "not checked yet")
 			continue
 		}
-		row := fmt.Sprintf("  %s\t%s\t%s\t%s", m.Name, judgement(ms.Value, m.Min, m.Max), orDash(string(ms.Phase)), ago(ms.CheckedAt, now))
+		row := fmt.Sprintf("  %s\t%s\t%s\t%s", name, judgement(ms.Value, m.Min, m.Max)+comparison(m, ms.StableValue), orDash(string(ms.Phase)), ago(ms.CheckedAt, now))
 		if ms.Phase == v1.CheckInconclusive || ms.Phase == v1.CheckError {
 			row += "\t" + ms.Message // why it could not decide; a value says the rest
 		}
 		fmt.Fprintln(tw, row)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeTemplates(out, sa.Templates)
+}
+
+// comparison says what a compareToStable metric was judged against: the
+// stable color's value of the same check and the rule, e.g.
+// `vs stable 0.01 (allowed x1.5 or +0.005)`; "" for other metrics.
+func comparison(m v1.Metric, stable string) string {
+	c := m.CompareToStable
+	if c == nil {
+		return ""
+	}
+	if stable == "" {
+		stable = "?"
+	}
+	var up, down []string
+	if c.MaxRatio != nil {
+		up = append(up, "x"+num(*c.MaxRatio))
+	}
+	if c.MaxIncrease != nil {
+		up = append(up, "+"+num(*c.MaxIncrease))
+	}
+	if c.MinRatio != nil {
+		down = append(down, "x"+num(*c.MinRatio))
+	}
+	if c.MaxDecrease != nil {
+		down = append(down, "-"+num(*c.MaxDecrease))
+	}
+	var rules []string
+	if len(up) > 0 {
+		rules = append(rules, "at most "+strings.Join(up, " or "))
+	}
+	if len(down) > 0 {
+		rules = append(rules, "at least "+strings.Join(down, " or "))
+	}
+	return fmt.Sprintf(" vs stable %s (%s)", stable, strings.Join(rules, ", "))
+}
+
+// writeTemplates writes the templates the revision resolved when it
+// started, with the generation and the argument values it uses.
+func writeTemplates(out io.Writer, snap *v1.TemplateSnapshot) error {
+	if snap == nil {
+		return nil
+	}
+	for i, t := range snap.Items {
+		key := ""
+		if i == 0 {
+			key = "Templates:"
+		}
+		args := make([]string, 0, len(t.Args))
+		for _, k := range slices.Sorted(maps.Keys(t.Args)) {
+			args = append(args, k+"="+t.Args[k])
+		}
+		line := fmt.Sprintf("%s/%s generation %d", t.Kind, t.Name, t.Generation)
+		if len(args) > 0 {
+			line += " (" + strings.Join(args, ", ") + ")"
+		}
+		if t.Prometheus != nil {
+			line += " at " + t.Prometheus.Address
+		}
+		if _, err := fmt.Fprintf(out, "%-*s%s\n", keyWidth, key, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // judgement writes a value against its bounds, the comparison saying on

@@ -23,6 +23,9 @@ func waitingFor(ro *v1.Rollout, now time.Time) string {
 		msg := st.Message
 		if c := meta.FindStatusCondition(st.Conditions, v1.ConditionValid); c != nil && c.Status == metav1.ConditionFalse {
 			msg = c.Message
+			if c.Reason == v1.ReasonTemplateUnresolved {
+				return "the template or argument, then the revision starts by itself: " + msg
+			}
 		}
 		return "a fix to the Rollout: " + msg
 	case st.RollbackReason != "":
@@ -135,7 +138,8 @@ func pendingChecks(ro *v1.Rollout, now time.Time) []string {
 		return nil
 	}
 	var undecided, unchecked []string
-	for _, m := range ro.Spec.Analysis.Metrics {
+	for _, s := range plan.Metrics(&ro.Spec, st) {
+		m := s.Metric
 		var ms *v1.MetricStatus
 		if st.Analysis != nil {
 			for i := range st.Analysis.Metrics {

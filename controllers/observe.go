@@ -114,6 +114,9 @@ func (r *RolloutReconciler) observe(ctx context.Context, ro *v1.Rollout) (*world
 		}
 		w.obs.Route.Problem = routeFields[re.Kind] + ": " + re.Error()
 	}
+	if w.obs.Jobs, err = r.observeJobs(ctx, ro); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 

@@ -288,6 +288,8 @@ func (r *RolloutReconciler) act(ctx context.Context, router traffic.Router, ro *
 		return err
 	case plan.ScaleWorkload:
 		return r.scaleWorkload(ctx, w.workload, a.Replicas)
+	case plan.CreateJob, plan.DeleteJob:
+		return r.actJob(ctx, ro, a)
 	case plan.ApplyDeployment:
 		return r.applyDeployment(ctx, ro, w, a.Color, a.Replicas)
 	case plan.ScaleDeployment:

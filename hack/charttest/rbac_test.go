@@ -35,6 +35,9 @@ var unusedAllowed = map[access]string{
 	{Verb: "delete", Group: "", Resource: "secrets"}: "Secret copies are deleted once no color uses them",
 	{Verb: "get", Group: "gateway.networking.k8s.io", Resource: "grpcroutes"}: "as for httproutes: a GRPCRoute is read live " +
 		"only after a patch found it changed",
+	{Verb: "create", Group: "batch", Resource: "jobs"}: "only a Rollout with a job check (a smoke test) creates its Jobs; " +
+		"controllers/jobcheck_test.go exercises it",
+	{Verb: "delete", Group: "batch", Resource: "jobs"}: "a job check's Job is deleted once its step, revision or rollout is over",
 }
 
 // The controller, running as the chart's ServiceAccount under the chart's

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -136,6 +137,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}: {Label: owned},
 			&corev1.Service{}:    {Label: owned},
+			// The Jobs of job checks.
+			&batchv1.Job{}: {Label: owned},
 			// ConfigMaps that configRefs list, and Ramp's copies of them.
 			&corev1.ConfigMap{}: {Label: configs},
 			// Only Secrets their owners labelled for configRefs, and the

@@ -153,6 +153,9 @@ func (m *machine) checksPassedSince(t time.Time) (ok bool, why string) {
 	ok = true
 	for _, s := range Metrics(m.spec, &m.st) {
 		sm := s.Metric
+		if sm.Job != nil {
+			continue // a Job gates its steps' weight (see jobGate), not their end
+		}
 		var ms *v1.MetricStatus
 		if m.st.Analysis != nil {
 			for i := range m.st.Analysis.Metrics {

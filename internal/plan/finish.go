@@ -34,6 +34,7 @@ func (m *machine) finish() Decision {
 	}
 	m.conditions()
 	actions := append(append([]Action{}, m.route...), m.deploy...)
+	actions = append(actions, m.jobActions()...)
 	return Decision{Status: *st, Actions: actions, Events: m.events, RequeueAfter: m.requeue}
 }
 

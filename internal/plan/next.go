@@ -39,6 +39,7 @@ type machine struct {
 	held      string // why a rollout in flight does not move, for phase Paused
 	heldBy    string // the Paused condition's reason for held
 	waiting   string // what a rollout in flight waits for, while Progressing
+	jobs      []Action // Job creations of the job checks (see jobs.go)
 	invalid   string // why the Rollout cannot be acted on
 }
 

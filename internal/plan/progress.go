@@ -22,6 +22,9 @@ func (m *machine) progress() {
 		m.st.Phase = v1.PhaseProgressing // the problem that failed it is gone
 	}
 	breach := m.recordChecks()
+	if jb := m.judgeJobs(); breach == "" {
+		breach = jb
+	}
 	ready, known := m.obs.Deployment(canary).ReadyFor(m.st.CanaryRevision)
 	if known && ready >= m.podsFor(m.st.CurrentStep) {
 		m.st.WaitingForPodsSince = nil // the pods are there; whatever holds now, it is not them
@@ -177,6 +180,9 @@ func (m *machine) stepWeight(canary v1.Color, ready int32, known bool, pauseReas
 		return w == 0 || (known && ready >= ReplicasFor(m.spec.DesiredReplicas(), w))
 	}
 	inEffect := func(w int32) bool { return m.obs.Route.InEffect(canary, w) && !m.obs.Deployment(canary).Drifted }
+	if m.st.StepStartedAt == nil && m.jobGate(canary, known && ready >= need, pauseReason, paused) {
+		return false // the step's Jobs run before its weight is set
+	}
 
 	if m.st.StepStartedAt != nil {
 		if inEffect(target) {

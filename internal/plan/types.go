@@ -197,6 +197,8 @@ type Observations struct {
 	// Templates are spec.analysis.templates as resolved now; used when a
 	// revision starts (see TemplateResolution).
 	Templates TemplateResolution
+	// Jobs are the Jobs of the job checks (see jobs.go).
+	Jobs Jobs
 }
 
 // Workload is what the controller observed of the Deployment that
@@ -235,6 +237,10 @@ const (
 	// ScaleWorkload sets the replicas of the Deployment spec.workloadRef
 	// names.
 	ScaleWorkload ActionKind = "ScaleWorkload"
+	// CreateJob creates the Job named Job for the job check Metric at Step.
+	CreateJob ActionKind = "CreateJob"
+	// DeleteJob deletes the Job named Job, its pods with it.
+	DeleteJob ActionKind = "DeleteJob"
 )
 
 // Action is one idempotent step towards the decided state.
@@ -246,6 +252,10 @@ type Action struct {
 	Weight int32
 	// Rollback marks the route write of a rollback (for latency metrics).
 	Rollback bool
+	// Job, Metric and Step name a Job and its check (CreateJob, DeleteJob).
+	Job    string
+	Metric string
+	Step   int32
 }
 
 // Event is a transition worth recording as a Kubernetes event.

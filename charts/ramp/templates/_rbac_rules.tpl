@@ -25,6 +25,9 @@ ConfigMap not labelled yet is read live. Secrets a Rollout's configRefs
 list are copied the same way, but only those their owners labelled
 ramp.dev/config: source: the Secret informer selects that label, so no
 other Secret reaches the controller's cache, and Ramp never labels one.
+Jobs: a job check (a smoke test) creates one per step and revision, labelled
+ramp.dev/rollout and owned by the Rollout, watched through the same
+label-filtered cache, and deletes it (with its pods) once done.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -33,12 +36,12 @@ other Secret reaches the controller's cache, and Ramp never labels one.
 - apiGroups: ["ramp.dev"]
   resources: ["rollouts/status"]
   verbs: ["patch"]
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["create", "get", "list", "patch", "watch"]
 - apiGroups: ["ramp.dev"]
   resources: ["analysistemplates"]
   verbs: ["list", "watch"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["create", "get", "list", "patch", "watch"]
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["create", "get", "list", "patch", "watch"]
@@ -51,6 +54,9 @@ other Secret reaches the controller's cache, and Ramp never labels one.
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["grpcroutes", "httproutes"]
   verbs: ["get", "list", "patch", "watch"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "delete", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -72,12 +78,6 @@ exits, so the event never repeats and is never patched).
 {{- end }}
 
 {{/*
-What the secure metrics endpoint (metrics.secure) uses: it asks the API
-server who each scraper is (TokenReview) and whether it may GET /metrics
-(SubjectAccessReview). Both are cluster-scoped, so a ClusterRole grants them
-even when watchNamespaces limits the rest to Roles.
-*/}}
-{{/*
 What the reconciler reads cluster-wide whatever watchNamespaces says: the
 ClusterAnalysisTemplates Rollouts name in spec.analysis.templates (read from
 the informer cache, watched so that one that appears starts the revision
@@ -91,6 +91,12 @@ namespaced and go with the controller's rules.
   verbs: ["list", "watch"]
 {{- end }}
 
+{{/*
+What the secure metrics endpoint (metrics.secure) uses: it asks the API
+server who each scraper is (TokenReview) and whether it may GET /metrics
+(SubjectAccessReview). Both are cluster-scoped, so a ClusterRole grants them
+even when watchNamespaces limits the rest to Roles.
+*/}}
 {{- define "ramp.metricsAuthRules" -}}
 - apiGroups: ["authentication.k8s.io"]
   resources: ["tokenreviews"]

@@ -51,7 +51,7 @@ func (r *RolloutReconciler) takeChecks(ro *v1.Rollout, w *world) (finished time.
 	if !running {
 		snapshot := ro.DeepCopy()
 		ref := &v1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Name}}
-		timeout := max(ro.Spec.Analysis.Prometheus.QueryTimeout(), longestWebTimeout(ro)) + 5*time.Second
+		timeout := max(longestQueryTimeout(ro), longestWebTimeout(ro)) + 5*time.Second
 		address := ""
 		if p := ro.Spec.Analysis.Prometheus; p != nil {
 			address = p.Address

@@ -306,10 +306,8 @@ func notificationMessage(ro *v1.Rollout, rec v1.NotificationRecord) notify.Messa
 		return m
 	}
 	bounds := map[string]v1.Metric{}
-	if a := ro.Spec.Analysis; a != nil {
-		for _, mt := range a.Metrics {
-			bounds[mt.Name] = mt
-		}
+	for _, s := range plan.Metrics(&ro.Spec, st) {
+		bounds[s.Metric.Name] = s.Metric
 	}
 	for _, ms := range st.Analysis.Metrics {
 		c := notify.Check{Name: ms.Name, Phase: string(ms.Phase), Value: ms.Value, Message: ms.Message}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/internal/plan"
 )
 
 // Metrics are Ramp's dashboard metrics.
@@ -120,8 +121,11 @@ func (m *Metrics) Observe(ro *v1.Rollout, st *v1.RolloutStatus) {
 	m.stepDuration.With(l)
 
 	names := map[string]bool{}
-	if a := ro.Spec.Analysis; a != nil {
-		for _, mt := range a.Metrics {
+	if ro.Spec.Analysis != nil {
+		// The spec's metrics and those of the templates the revision
+		// resolved (status.analysis.templates).
+		for _, src := range plan.Metrics(&ro.Spec, st) {
+			mt := src.Metric
 			names[mt.Name] = true
 			for _, r := range []v1.CheckPhase{v1.CheckPassed, v1.CheckFailed, v1.CheckInconclusive, v1.CheckError} {
 				m.checks.With(withMetric(l, mt.Name, "result", strings.ToLower(string(r)))).Add(0)

@@ -232,6 +232,10 @@ func TestMissingTemplateHoldsBeforeTraffic(t *testing.T) {
 	time.Sleep(3 * time.Second) // three check intervals: nothing may move meanwhile
 	ro := f.get("missing")
 	t.Logf("held: phase %s: %s", ro.Status.Phase, ro.Status.Message)
+	for _, c := range ro.Status.Conditions {
+		t.Logf("condition %s=%s reason %s: %s", c.Type, c.Status, c.Reason, c.Message)
+	}
+	t.Logf("events:\n%s", f.dumpEvents("missing"))
 	if b, g := f.weights("missing"); b != 100 || g != 0 || len(green.Weights()) != 1 || green.Weights()[0] != 0 {
 		t.Fatalf("route blue %d / green %d, green carried %v: traffic moved before the template resolved", b, g, green.Weights())
 	}

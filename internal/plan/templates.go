@@ -140,7 +140,7 @@ func resolveArgs(field, name string, given []v1.TemplateArgValue, declared []v1.
 			continue
 		}
 		if !slices.ContainsFunc(given, func(g v1.TemplateArgValue) bool { return g.Name == a.Name }) {
-			problems = append(problems, fmt.Sprintf("%s: argument %s of %s has no value (spec.analysis.templates[].args) and no default", field, a.Name, name))
+			problems = append(problems, fmt.Sprintf("%s: argument %s of %s has no value: give it in %s.args (the template has no default)", field, a.Name, name, field))
 		}
 	}
 	if len(values) == 0 {

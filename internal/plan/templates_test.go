@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
@@ -266,4 +267,26 @@ func find(ms []v1.MetricStatus, name string) *v1.MetricStatus {
 		}
 	}
 	return nil
+}
+
+// The watch after a promotion checks the snapshot the promoted revision
+// started with: the promotion keeps it, and its template's metric failing
+// switches back.
+func TestTemplateSnapshotInTheWatch(t *testing.T) {
+	spec := newSpec(func(s *v1.RolloutSpec) {
+		s.PostPromotion = &v1.PostPromotion{Hold: metav1.Duration{Duration: 10 * time.Minute}}
+	}, withSteps(step(100)))
+	st := checked(flying(0, 100, 0), v1.CheckPassed, 30*time.Second, "error-rate", "latency", "tpl")
+	st.Analysis.Templates = &v1.TemplateSnapshot{Items: resolved(0.5).Items}
+	d := Next(spec, st, observe(61*time.Second, revB, dep(revB, 4, 4), routeTo(100)))
+	if !hasEvent(d, "Promoted") || d.Status.PostPromotionUntil == nil || d.Status.Analysis.Templates == nil {
+		t.Fatalf("promotion kept no snapshot: events %s, status %s", show(d.Events), show(d.Status))
+	}
+	o := withChecks(observe(2*time.Minute, revB, dep(revB, 4, 4), routeTo(100)),
+		append(results(v1.CheckPassed, "0.001"), Check{Metric: "tpl", Phase: v1.CheckFailed, Value: "0.9", Message: "0.9 > 0.5"}))
+	o.Blue = dep(revA, 4, 4)
+	d = Next(spec, &d.Status, o)
+	if !hasEvent(d, "RolledBack") || d.Status.StableColor != v1.Blue || !strings.Contains(d.Status.RollbackReason, "tpl = 0.9") {
+		t.Fatalf("no switch back on the template's metric: events %s, status %s", show(d.Events), show(d.Status))
+	}
 }

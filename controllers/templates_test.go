@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/testenv"
@@ -135,6 +136,9 @@ func TestClusterTemplateWithArguments(t *testing.T) {
 	if it.Kind != v1.KindClusterAnalysisTemplate || it.Name != tpl || it.Generation != 1 || len(it.Args) != 3 ||
 		it.Args["ns"] != want["ns"] || it.Args["service"] != want["service"] || it.Args["job"] != want["job"] {
 		t.Fatalf("snapshot %+v, want %s generation 1 with args %v", it, tpl, want)
+	}
+	if b, err := yaml.Marshal(f.get("shared").Status.Analysis); err == nil {
+		t.Logf("status.analysis in flight:\n%s", b)
 	}
 	f.promoted("shared", v1.Green)
 	qs, _ := p.received(templateMetric)

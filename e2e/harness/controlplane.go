@@ -22,6 +22,11 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
+// ProcessLabel on a pod names the binary whose real process decides how
+// the pod ends: kwok makes it Running but never completes it (see
+// stack.JobRunner, which runs the process and writes the pod's phase).
+const ProcessLabel = "e2e.ramp.dev/process"
+
 // KwokNodeAnnotation marks the nodes kwok manages.
 const KwokNodeAnnotation = "kwok.x-k8s.io/node"
 
@@ -159,7 +164,7 @@ func Start(ctx context.Context, dir string, opts Options) (cp *ControlPlane, err
 		// service account tokens (envtest runs without the ServiceAccount
 		// admission). The node lifecycle controller lifts the not-ready taint
 		// once kwok reports the node Ready.
-		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller,horizontal-pod-autoscaler-controller",
+		"--controllers=deployment-controller,replicaset-controller,job-controller,garbage-collector-controller,endpointslice-controller,namespace-controller,node-lifecycle-controller,horizontal-pod-autoscaler-controller",
 		// The HPA controller reads the metrics APIs through kube-apiserver
 		// (aggregated APIServices) with the admin kubeconfig above. Its
 		// defaults (15 s syncs, a 5 m scale-down window) are for clusters;
@@ -276,6 +281,15 @@ func kwokStages(root string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			return nil, fmt.Errorf("kwok stage: %w", err)
+		}
+		if f == "pod/fast/pod-complete.yaml" {
+			// A pod labelled ProcessLabel ends when its real process does
+			// (see stack.JobRunner), not as soon as kwok made it Running.
+			const anchor = "    - key: '.metadata.deletionTimestamp'\n      operator: 'DoesNotExist'\n"
+			if !strings.Contains(string(b), anchor) {
+				return nil, fmt.Errorf("kwok stage %s: no deletionTimestamp selector to add to", f)
+			}
+			b = []byte(strings.Replace(string(b), anchor, anchor+"    - key: '.metadata.labels[\""+ProcessLabel+"\"]'\n      operator: 'DoesNotExist'\n", 1))
 		}
 		docs = append(docs, string(b))
 	}

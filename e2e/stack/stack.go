@@ -49,14 +49,16 @@ type Options struct {
 
 // Stack is the running end-to-end stack for one Rollout.
 type Stack struct {
-	Dir        string
-	Namespace  string
-	Name       string
-	CP         *harness.ControlPlane
-	Client     client.Client
-	HAProxy    *gateway.HAProxy
-	Weights    *WeightLog
-	Pods       *PodRunner
+	Dir       string
+	Namespace string
+	Name      string
+	CP        *harness.ControlPlane
+	Client    client.Client
+	HAProxy   *gateway.HAProxy
+	Weights   *WeightLog
+	Pods      *PodRunner
+	// Jobs runs the real processes of Job pods (see JobRunner).
+	Jobs       *JobRunner
 	Prometheus *Prometheus
 	Controller *Controller
 	// Metrics is the external metrics API, when Options.MetricsAPI.
@@ -69,13 +71,13 @@ type Stack struct {
 	wg     sync.WaitGroup
 }
 
-// Build builds the demo app and ramp-controller into dir.
+// Build builds the demo app, ramp-controller and the smoke test into dir.
 func Build(ctx context.Context, dir string) error {
 	root, err := harness.RepoRoot()
 	if err != nil {
 		return err
 	}
-	for bin, pkg := range map[string]string{"app": "./e2e/app", "ramp-controller": "./cmd/ramp-controller"} {
+	for bin, pkg := range map[string]string{"app": "./e2e/app", "ramp-controller": "./cmd/ramp-controller", "smoke": "./e2e/cmd/smoke"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, bin), pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -227,6 +229,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Pods.Run(runCtx) }()
+	s.Jobs = &JobRunner{
+		Client: s.Client, Namespace: o.Namespace, Bins: o.Bins, Dir: o.Dir, Logf: o.Logf,
+		Services: map[string]string{blue: addrs["blue"], green: addrs["green"]},
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.Jobs.Run(runCtx) }()
 
 	o.Logf("starting prometheus on %s", addrs["prometheus"])
 	if s.Prometheus, err = NewPrometheus(o.Dir, addrs["prometheus"], PromConfig{

@@ -320,3 +320,41 @@ func TestTemplateOwnPrometheus(t *testing.T) {
 		t.Fatalf("metric statuses %+v, want error-rate then shared-errors", ms)
 	}
 }
+
+// TestTemplateRefusedArgumentsAndQueries: an argument value that would end
+// the query's string, and a template query naming an argument it does not
+// declare, hold the revision before traffic like a missing template, each
+// named on the Valid condition.
+func TestTemplateRefusedArgumentsAndQueries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tpl := f.ns + "-strict"
+	spec := templateSpec(0.05)
+	spec.Metrics = append(spec.Metrics, v1.Metric{Name: "typo", Query: templateMetric + `{job="{{ .Args.jbo }}"}`, Max: spec.Metrics[0].Max})
+	f.clusterTemplate(tpl, spec)
+	ro := f.usingTemplate("strict", tpl, prom.URL)
+	inject := `x"} or vector(1) #`
+	ro.Spec.Analysis.Templates[0].Args[2].Value = &inject
+	f.healthy(ro)
+	f.setImage("strict", "strict:v2")
+	valid := func() string {
+		c := condition(f.get("strict"), v1.ConditionValid)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1.ReasonTemplateUnresolved {
+			return ""
+		}
+		return c.Message
+	}
+	f.eventually(10*time.Second, "the injected argument refused", func() bool {
+		return strings.Contains(valid(), "argument job of ClusterAnalysisTemplate/"+tpl+` may not contain '"'`)
+	}, valid)
+	t.Logf("Valid=False: %s", valid())
+	job := "checkout"
+	f.update("strict", func(ro *v1.Rollout) { ro.Spec.Analysis.Templates[0].Args[2].Value = &job })
+	f.eventually(10*time.Second, "the undeclared argument refused", func() bool {
+		return strings.Contains(valid(), "ClusterAnalysisTemplate/"+tpl+" spec.metrics[1].query: unknown argument .Args.jbo")
+	}, valid)
+	t.Logf("Valid=False: %s", valid())
+	if b, g := f.weights("strict"); b != 100 || g != 0 || f.get("strict").Status.CanaryRevision != "" {
+		t.Fatalf("route blue %d / green %d: traffic moved for a template that does not validate", b, g)
+	}
+}

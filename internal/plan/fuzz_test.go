@@ -32,6 +32,11 @@ var fuzzSpecs = []func() *v1.RolloutSpec{
 		return newSpec(withSteps(v1.Step{Weight: 0, Replicas: &full}, v1.Step{Weight: 10, Replicas: &three}, step(100)),
 			func(s *v1.RolloutSpec) { *s.Replicas = 5 })
 	},
+	func() *v1.RolloutSpec { // blue-green's smoke test at 0 %, and a load test before 50 %
+		return newSpec(withSteps(step(0), step(20), step(50), step(100)), func(s *v1.RolloutSpec) {
+			s.Analysis.Metrics = append(s.Analysis.Metrics, v1.Metric{Name: "smoke", Job: &v1.JobCheck{Steps: []int32{0, 2}, Timeout: dur(3 * time.Minute)}})
+		})
+	},
 }
 
 // fuzzer is a world driven by fuzz bytes: each byte is one event followed by
@@ -120,6 +125,10 @@ func (f *fuzzer) event(b byte) string {
 			return "checks answer " + string(p)
 		}
 		f.answer[arg%2] = p
+		if arg%4 == 3 {
+			f.finishJobs(p)
+			return fmt.Sprintf("metric %d answers %s, and so do the running Jobs", arg%2, p)
+		}
 		return fmt.Sprintf("metric %d answers %s", arg%2, p)
 	case 10:
 		if arg%2 == 1 {
@@ -189,6 +198,10 @@ func fuzzSeeds() [][]byte {
 	seed(3, up, []byte{inconclusive, requeue, pass, requeue, errs, requeue, wait}, steps, []byte{requeue, requeue})
 	seed(0, up, []byte{requeue, reject, requeue, reject, handEdit, settle, requeue, lose, requeue, settle}, steps) // the closed loop
 	seed(1, up, []byte{lose, requeue, settle, promote, lose, requeue, fail, lose, requeue, requeue, settle}, steps)
+	const jobPass, jobFail = 0x36, 0x37                                                                                                        // the running Jobs complete / fail
+	seed(5, up, []byte{settle, jobPass, requeue, settle}, steps, []byte{jobPass, settle}, steps, steps)                                        // smoke and load tests pass, promoted
+	seed(5, up, []byte{settle, jobFail, requeue, settle})                                                                                      // the smoke test fails: rolled back
+	seed(5, up, []byte{settle, lose, requeue, jobPass, lose, requeue, settle}, steps, []byte{wait, wait, wait, wait, requeue, requeue}, steps) // lost writes, a load test past its timeout
 	return seeds
 }
 
@@ -286,6 +299,20 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 	if inFlight(&st) && st.CanaryWeight != prev.CanaryWeight && st.CanaryWeight > 0 && !obs.Route.InEffect(canary, st.CanaryWeight) {
 		return fmt.Errorf("canaryWeight %d recorded on a route carrying %+v", st.CanaryWeight, obs.Route)
 	}
+	// A step a job check names starts only once its Job passed.
+	if inFlight(&st) && st.StepStartedAt != nil && (prev.StepStartedAt == nil || prev.CurrentStep != st.CurrentStep) && spec.Analysis != nil {
+		for _, m := range spec.Analysis.Metrics {
+			if m.Job == nil || !slices.Contains(JobSteps(m.Job), st.CurrentStep) {
+				continue
+			}
+			name := JobName(obs.Jobs.Rollout, m.Name, st.CanaryRevision, st.CurrentStep, m.Job)
+			if st.Analysis == nil || !slices.ContainsFunc(st.Analysis.Metrics, func(ms v1.MetricStatus) bool {
+				return ms.Name == m.Name && ms.Value == name && ms.Phase == v1.CheckPassed
+			}) {
+				return fmt.Errorf("step %d started before its Job %s passed (analysis %+v)", st.CurrentStep, name, st.Analysis.Metrics)
+			}
+		}
+	}
 	// A rollback is RolledBack only once the routes carry 0 % canary.
 	if st.Phase == v1.PhaseRolledBack && prev.Phase != v1.PhaseRolledBack {
 		if !obs.Route.Has(st.StableColor.Other(), 0) {
@@ -306,7 +333,7 @@ func decisionInvariants(spec *v1.RolloutSpec, prev *v1.RolloutStatus, obs Observ
 	ready, known := obs.Deployment(canary).ReadyFor(rev)
 	rollbackAt, firstScale := -1, len(d.Actions)
 	for i, a := range d.Actions {
-		if a.Kind == ScaleWorkload {
+		if a.Kind == ScaleWorkload || a.Kind == CreateJob || a.Kind == DeleteJob {
 			continue
 		}
 		if a.Color != v1.Blue && a.Color != v1.Green {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +234,70 @@ func TestJobName(t *testing.T) {
 	long := JobName(strings.Repeat("r", 63), strings.Repeat("m", 63), "7f5c8d6b4", 31, smokeCheck)
 	if len(long) > 63 || !strings.HasSuffix(long, "-s31-"+long[len(long)-8:]) {
 		t.Fatalf("long name %q (%d)", long, len(long))
+	}
+}
+
+// In the simulated world: each Job created runs until the next look, then
+// completes (or fails); the rollout goes through both job steps and is
+// promoted, the route carrying nothing to the canary before the smoke test
+// passed; a failed load test at step 2 rolls back from 20 %.
+func TestJobChecksInTheWorld(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		loadTest v1.CheckPhase
+		want     string
+	}{
+		{"both pass", v1.CheckPassed, "promoted"},
+		{"the load test fails", v1.CheckFailed, "rolled back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := newSpec(withSteps(step(0), step(20), step(50), step(100)), func(s *v1.RolloutSpec) {
+				s.Analysis.Metrics = append(s.Analysis.Metrics, v1.Metric{Name: "smoke", Job: &v1.JobCheck{Steps: []int32{0, 2}}})
+			})
+			w := newWorld(spec)
+			w.obs.Jobs.Rollout = "shop"
+			w.settle()
+			w.run(t, 20) // the first version
+			w.obs.Revision = revB
+			created := map[int32]bool{}
+			for range 200 {
+				w.settle()
+				if w.obs.Route.Share(v1.Green) > 0 && !created[0] {
+					t.Fatalf("green carries %d%% before any Job", w.obs.Route.Share(v1.Green))
+				}
+				for _, j := range w.obs.Jobs.Items {
+					if j.Phase == JobRunning && w.obs.Route.Share(v1.Green) > []int32{0, 20, 20}[min(j.Step, 2)] {
+						t.Fatalf("green carries %d%% while the Job of step %d runs", w.obs.Route.Share(v1.Green), j.Step)
+					}
+				}
+				switch p := v1.CheckPassed; {
+				case slices.ContainsFunc(w.obs.Jobs.Items, func(j Job) bool { return j.Step == 2 }):
+					w.finishJobs(tc.loadTest)
+				default:
+					w.finishJobs(p)
+				}
+				d, changed := w.reconcileCount()
+				for _, a := range d.Actions {
+					if a.Kind == CreateJob {
+						created[a.Step] = true
+					}
+				}
+				if d.Status.Phase == v1.PhaseHealthy && d.Status.StableRevision == revB || d.Status.Phase == v1.PhaseRolledBack {
+					break
+				}
+				if changed == 0 {
+					w.obs.Now = w.obs.Now.Add(max(d.RequeueAfter, time.Second))
+				}
+			}
+			w.reconcile() // the cleanup after the end
+			w.reconcile()
+			got := map[bool]string{true: "promoted", false: "rolled back"}[w.st.StableRevision == revB && w.st.StableColor == v1.Green]
+			if got != tc.want || !created[0] || !created[2] || created[1] || created[3] {
+				t.Fatalf("%s (phase %s: %s), Jobs created at steps %v", got, w.st.Phase, w.st.Message, created)
+			}
+			if len(w.obs.Jobs.Items) != 0 {
+				t.Fatalf("Jobs left: %+v", w.obs.Jobs.Items)
+			}
+		})
 	}
 }

@@ -37,6 +37,9 @@ func (w *world) observation() Observations {
 	}
 	if w.spec.Analysis != nil && ChecksDue(w.spec, &w.st, o.Now) {
 		for i, m := range w.spec.Analysis.Metrics {
+			if m.Job != nil {
+				continue // judged from the Jobs (see act and finishJobs)
+			}
 			p := w.answer[i%2]
 			o.Checks = append(o.Checks, Check{Metric: m.Name, Phase: p, Value: "0", Message: m.Name + " " + string(p)})
 		}
@@ -91,6 +94,13 @@ func (w *world) act(actions []Action) int {
 				continue
 			}
 			resize(d, a.Replicas)
+		case CreateJob:
+			if slices.ContainsFunc(w.obs.Jobs.Items, func(j Job) bool { return j.Name == a.Job }) {
+				continue
+			}
+			w.obs.Jobs.Items = append(w.obs.Jobs.Items, Job{Name: a.Job, Metric: a.Metric, Step: a.Step, Created: w.obs.Now, Phase: JobRunning})
+		case DeleteJob:
+			w.obs.Jobs.Items = slices.DeleteFunc(w.obs.Jobs.Items, func(j Job) bool { return j.Name == a.Job })
 		}
 		n++
 	}
@@ -111,6 +121,21 @@ func (w *world) ready(c v1.Color, n int32) {
 	}
 	d.ObservedGeneration = d.Generation
 	d.Replicas, d.UpdatedReplicas, d.ReadyReplicas = d.SpecReplicas, d.SpecReplicas, min(n, d.SpecReplicas)
+}
+
+// finishJobs ends every running Job as a check answering p would: Passed
+// completes it, Failed fails it; other answers leave it running.
+func (w *world) finishJobs(p v1.CheckPhase) {
+	for i := range w.obs.Jobs.Items {
+		j := &w.obs.Jobs.Items[i]
+		switch {
+		case j.Phase != JobRunning:
+		case p == v1.CheckPassed:
+			j.Phase = JobComplete
+		case p == v1.CheckFailed:
+			j.Phase, j.Reason = JobFailed, "BackoffLimitExceeded"
+		}
+	}
 }
 
 // settle makes every pod of both colors ready.

@@ -140,7 +140,7 @@ func TestJobCheckPasses(t *testing.T) {
 	// While it runs the canary gets nothing, checks go on and say why.
 	time.Sleep(1500 * time.Millisecond)
 	st := f.get("shop").Status
-	if _, g := f.weights("shop"); g != 0 || st.Phase != v1.PhaseProgressing || st.StepStartedAt != nil || !strings.Contains(st.Message, "job "+j.Name+" running") {
+	if _, g := f.weights("shop"); g != 0 || st.Phase != v1.PhaseProgressing || st.StepStartedAt != nil || !strings.Contains(st.Message, "job "+j.Name+" running since ") {
 		t.Fatalf("while the Job runs: green %d, %s: %s", g, st.Phase, st.Message)
 	}
 	t.Logf("while the Job runs: %s", st.Message)

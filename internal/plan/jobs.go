@@ -254,7 +254,9 @@ func (m *machine) jobGate(canary v1.Color, podsReady bool, pauseReason, paused s
 			timeout := JobTimeout(j.metric.Job)
 			m.until(job.Created.Add(timeout))
 			if wait == "" {
-				wait = fmt.Sprintf("%s: job %s running for %s (timeout %s)", j.metric.Name, j.name, m.obs.Now.Sub(job.Created).Round(time.Second), timeout)
+				// The time it started, not how long it ran: the message
+				// stays true until the Job ends, without a write a second.
+				wait = fmt.Sprintf("%s: job %s running since %s (timeout %s)", j.metric.Name, j.name, job.Created.UTC().Format("15:04:05"), timeout)
 			}
 		case !podsReady:
 			if wait == "" {

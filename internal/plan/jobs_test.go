@@ -75,7 +75,7 @@ func TestJobChecks(t *testing.T) {
 			obs:  withJobs(observe(s30, revB, dep(revB, 2, 2), routeTo(0)), smokeJob(0, JobRunning, "")),
 			want: want{Phase: v1.PhaseProgressing, StableColor: v1.Blue, StableRevision: revA, CanaryRevision: revB,
 				RequeueAfter: 5*time.Minute - s30},
-			msg: "smoke: job " + smokeName(0) + " running for 30s (timeout 5m0s)",
+			msg: "smoke: job " + smokeName(0) + " running since 10:00:00 (timeout 5m0s)",
 		},
 		"step 0, Job complete: Passed, the 0% step starts": {
 			spec: spec,

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -162,5 +163,25 @@ func TestRenderURL(t *testing.T) {
 	}
 	if err := ValidateWebURL("w", "https://{{ .Args.host }}/x", "host"); err != nil {
 		t.Errorf("template arg: %v", err)
+	}
+}
+
+// An https url is checked against the CA bundle given, and refused without
+// it (the test server's certificate is self-signed).
+func TestWebTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	r := Web(context.Background(), v1alpha1.Metric{Name: "tls"}, WebRequest{URL: srv.URL, TLS: &TLS{CA: ca}, Timeout: 5 * time.Second})
+	if r.Phase != v1alpha1.CheckPassed || r.Value != "204" {
+		t.Fatalf("with the CA: %+v", r)
+	}
+	r = Web(context.Background(), v1alpha1.Metric{Name: "tls"}, WebRequest{URL: srv.URL, Timeout: 5 * time.Second})
+	if r.Phase != v1alpha1.CheckError || !strings.Contains(r.Message, "certificate") {
+		t.Fatalf("without the CA: %+v", r)
+	}
+	r = Web(context.Background(), v1alpha1.Metric{Name: "tls"}, WebRequest{URL: "http://127.0.0.1:1/", TLS: &TLS{CA: ca}, Timeout: 5 * time.Second})
+	if r.Phase != v1alpha1.CheckError || r.Message != "web: TLS settings need an https address" {
+		t.Fatalf("TLS on http: %+v", r)
 	}
 }

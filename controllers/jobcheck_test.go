@@ -101,8 +101,9 @@ func envOf(c corev1.Container) map[string]string {
 // TestJobCheckPasses: a smoke Job gates the first weight. It is created
 // once the canary's pods are ready, with the RAMP_ environment and
 // restartPolicy Never, owned by the Rollout; the route sends the canary
-// nothing until it completes; then the weight is set and the canary
-// promoted, and the Job is deleted.
+// nothing until it completes, a controller restart meanwhile changing
+// nothing; then the weight is set and the canary promoted, and the Job is
+// deleted.
 func TestJobCheckPasses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -137,8 +138,15 @@ func TestJobCheckPasses(t *testing.T) {
 	}
 	t.Logf("job %s env: %v", j.Name, spec.Containers[0].Env)
 
+	// A controller restart while it runs neither makes a second Job nor
+	// forgets the first.
+	f.stopManager()
+	f.startManager()
 	// While it runs the canary gets nothing, checks go on and say why.
 	time.Sleep(1500 * time.Millisecond)
+	if js := f.jobs("shop"); len(js) != 1 || js[0].UID != j.UID {
+		t.Fatalf("after a restart: %d Jobs", len(js))
+	}
 	st := f.get("shop").Status
 	if _, g := f.weights("shop"); g != 0 || st.Phase != v1.PhaseProgressing || st.StepStartedAt != nil || !strings.Contains(st.Message, "job "+j.Name+" running since ") {
 		t.Fatalf("while the Job runs: green %d, %s: %s", g, st.Phase, st.Message)

@@ -19,7 +19,7 @@ import (
 	"github.com/ramp-dev/ramp/internal/plan"
 )
 
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch;create;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 
 // The labels of a job check's Job: ramp.dev/rollout (v1.LabelRollout) puts
 // it in the cache; these say what it was created for.
@@ -130,13 +130,34 @@ func (r *RolloutReconciler) actJob(ctx context.Context, ro *v1.Rollout, a plan.A
 		return err
 	}
 	err := r.Client.Create(ctx, job)
+	refuse := func(why string) {
+		refusedJobs.Lock()
+		refusedJobs.m[types.NamespacedName{Namespace: ro.Namespace, Name: a.Job}] = refusal{why: why, at: r.now()}
+		refusedJobs.Unlock()
+	}
 	switch {
-	case err == nil, apierrors.IsAlreadyExists(err):
+	case err == nil:
+		return nil
+	case apierrors.IsAlreadyExists(err):
+		// Ours, created by an earlier reconcile the cache has not shown
+		// yet; or someone else's, which the label-filtered cache may not
+		// hold at all: read it live.
+		var reader client.Reader = r.Client
+		if r.Reader != nil {
+			reader = r.Reader
+		}
+		var cur batchv1.Job
+		switch gerr := reader.Get(ctx, client.ObjectKeyFromObject(job), &cur); {
+		case apierrors.IsNotFound(gerr):
+			return nil // deleted meanwhile: created again next time
+		case gerr != nil:
+			return fmt.Errorf("get job %s: %w", a.Job, gerr)
+		case !metav1.IsControlledBy(&cur, ro):
+			refuse(fmt.Sprintf("a Job %s exists that this Rollout does not own", a.Job))
+		}
 		return nil
 	case isRefusal(err):
-		refusedJobs.Lock()
-		refusedJobs.m[types.NamespacedName{Namespace: ro.Namespace, Name: a.Job}] = refusal{why: err.Error(), at: r.now()}
-		refusedJobs.Unlock()
+		refuse(err.Error())
 		return nil
 	}
 	return fmt.Errorf("create job %s: %w", a.Job, err)

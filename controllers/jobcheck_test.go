@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+	"github.com/ramp-dev/ramp/controllers"
+	"github.com/ramp-dev/ramp/internal/plan"
 )
 
 // smokeRollout is a blue-green Rollout: a first step of weight 0 whose job
@@ -255,5 +257,34 @@ func TestJobCheckRefused(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if again := checkedAt(); !again.Equal(&first) || len(f.jobs("shop")) != 0 {
 		t.Fatalf("the refusal was recorded again (%s, then %s) or a Job exists", first, again)
+	}
+}
+
+// TestJobCheckForeignJob: a Job of the name Ramp would create that is not
+// the Rollout's is an Error naming it, and is left alone.
+func TestJobCheckForeignJob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ro := f.smokeRollout("shop", time.Minute)
+	f.healthy(ro)
+	stored := f.get("shop")
+	v2 := stored.Spec.Template.DeepCopy()
+	v2.Spec.Containers[0].Image = "shop:v2"
+	name := plan.JobName("shop", "smoke", controllers.Revision(v2), 0, stored.Spec.Analysis.Metrics[1].Job)
+	foreign := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "other", Image: "busybox"}}}}},
+	}
+	f.create(foreign)
+	f.setImage("shop", "shop:v2")
+	f.eventually(15*time.Second, "Error naming the foreign Job", func() bool {
+		st := f.get("shop").Status
+		return st.Phase == v1.PhasePaused && strings.Contains(st.Message, "a Job "+name+" exists that this Rollout does not own")
+	}, func() string { return f.get("shop").Status.Message })
+	t.Logf("held: %s", f.get("shop").Status.Message)
+	var j batchv1.Job
+	if err := f.c.Get(f.ctx, types.NamespacedName{Namespace: f.ns, Name: name}, &j); err != nil || j.UID != foreign.UID {
+		t.Fatalf("the foreign Job was touched: %v", err)
 	}
 }

@@ -38,6 +38,8 @@ var unusedAllowed = map[access]string{
 	{Verb: "create", Group: "batch", Resource: "jobs"}: "only a Rollout with a job check (a smoke test) creates its Jobs; " +
 		"controllers/jobcheck_test.go exercises it",
 	{Verb: "delete", Group: "batch", Resource: "jobs"}: "a job check's Job is deleted once its step, revision or rollout is over",
+	{Verb: "get", Group: "batch", Resource: "jobs"}: "a job check's Job is read live only when its creation finds one of its " +
+		"name that the cache does not show yet (or that is not Ramp's)",
 }
 
 // The controller, running as the chart's ServiceAccount under the chart's

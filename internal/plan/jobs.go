@@ -83,11 +83,13 @@ type Jobs struct {
 
 // JobName is the name of the Job of check metric at step of revision:
 // <rollout>-<metric>-s<step>-<hash>, at most 63 characters (the rollout and
-// metric part is cut to fit). The hash covers the revision, the step and the
-// Job check's settings, so a new template gets a new Job.
+// metric part is cut to fit). The hash covers all of it and the Job check's
+// settings, so a new template gets a new Job, and two Rollouts whose names
+// and metrics join alike ("a" with "b-smoke", "a-b" with "smoke") do not
+// share one.
 func JobName(rollout, metric, revision string, step int32, check *v1.JobCheck) string {
 	spec, _ := json.Marshal(check) // a struct of plain fields: cannot fail
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s", revision, step, spec))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%d\x00%s", rollout, metric, revision, step, spec))
 	suffix := fmt.Sprintf("-s%d-%s", step, hex.EncodeToString(sum[:])[:8])
 	base := rollout + "-" + metric
 	if len(base)+len(suffix) > 63 {

@@ -231,6 +231,9 @@ func TestJobName(t *testing.T) {
 	if JobName("shop", "smoke", "7f5c8d6b4", 0, other) == n {
 		t.Fatal("the Job check's settings must change the name")
 	}
+	if JobName("a", "b-smoke", "7f5c8d6b4", 0, smokeCheck) == JobName("a-b", "smoke", "7f5c8d6b4", 0, smokeCheck) {
+		t.Fatal("two Rollouts share a Job name")
+	}
 	long := JobName(strings.Repeat("r", 63), strings.Repeat("m", 63), "7f5c8d6b4", 31, smokeCheck)
 	if len(long) > 63 || !strings.HasSuffix(long, "-s31-"+long[len(long)-8:]) {
 		t.Fatalf("long name %q (%d)", long, len(long))

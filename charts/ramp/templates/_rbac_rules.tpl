@@ -27,7 +27,9 @@ ramp.dev/config: source: the Secret informer selects that label, so no
 other Secret reaches the controller's cache, and Ramp never labels one.
 Jobs: a job check (a smoke test) creates one per step and revision, labelled
 ramp.dev/rollout and owned by the Rollout, watched through the same
-label-filtered cache, and deletes it (with its pods) once done.
+label-filtered cache, and deletes it (with its pods) once done; a Job of its
+name that the cache does not show is read live (get), so that one that is
+not Ramp's is refused rather than waited for.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -56,7 +58,7 @@ label-filtered cache, and deletes it (with its pods) once done.
   verbs: ["get", "list", "patch", "watch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["create", "delete", "list", "watch"]
+  verbs: ["create", "delete", "get", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -36,11 +36,11 @@ type machine struct {
 	deploy    []Action // deployment writes: run after the route
 	events    []Event
 	requeue   time.Duration
-	held      string // why a rollout in flight does not move, for phase Paused
-	heldBy    string // the Paused condition's reason for held
-	waiting   string // what a rollout in flight waits for, while Progressing
+	held      string   // why a rollout in flight does not move, for phase Paused
+	heldBy    string   // the Paused condition's reason for held
+	waiting   string   // what a rollout in flight waits for, while Progressing
 	jobs      []Action // Job creations of the job checks (see jobs.go)
-	invalid   string // why the Rollout cannot be acted on
+	invalid   string   // why the Rollout cannot be acted on
 }
 
 func (m *machine) now() metav1.Time { return metav1.NewTime(m.obs.Now) }

@@ -85,7 +85,8 @@ func consecutiveFailures(sm *v1.Metric) int32 {
 	return sm.ConsecutiveFailures
 }
 
-// inconclusiveLimit keeps the time ms has answered Inconclusive in a row
+// inconclusiveLimit passes an Inconclusive check at a 0 % step, keeps the
+// time ms has answered Inconclusive in a row
 // and, once that reaches the metric's inconclusiveLimit (the progress
 // deadline without one), turns an Inconclusive check into the limit's
 // judgement: Failed by default, counted at once however many failures in a
@@ -98,6 +99,15 @@ func (m *machine) inconclusiveLimit(sm *v1.Metric, ms *v1.MetricStatus, c Check)
 		ms.InconclusiveSince = nil
 		return c
 	case v1.CheckError:
+		return c
+	}
+	if m.st.CanaryWeight == 0 && inFlight(&m.st) && !Watching(&m.st) {
+		// A 0 % step (a preview, blue-green's smoke test) sends the canary
+		// no traffic: a query that cannot decide has nothing to judge, and
+		// holding would only wait for the limit. Answers it has are judged.
+		ms.InconclusiveSince = nil
+		c.Phase = v1.CheckPassed
+		c.Message += " (0 % step: nothing to judge without traffic)"
 		return c
 	}
 	if ms.InconclusiveSince == nil {

@@ -118,3 +118,38 @@ func TestInconclusiveLimit(t *testing.T) {
 		t.Errorf("default limit: after %d checks rollback %q, want one at the 11th (10 min after the first)", len(ds), ds[len(ds)-1].Status.RollbackReason)
 	}
 }
+
+// At a 0 % step the canary gets no traffic: a check that cannot decide
+// passes (saying why) instead of holding the step until its limit fails
+// it; a Failed answer still fails, and at a step with traffic Inconclusive
+// still holds.
+func TestInconclusiveAtZeroPercent(t *testing.T) {
+	spec := newSpec(withSteps(v1.Step{Weight: 0}, step(100)))
+	st := flying(0, 0, 0)
+	d := Next(spec, st, withChecks(observe(minute, revB, dep(revB, 4, 4), routeTo(0)), []Check{
+		check("error-rate", v1.CheckInconclusive, "", "no data: empty vector (noData: hold)"),
+		check("latency", v1.CheckInconclusive, "", "too few samples: 0 < min 100"),
+	}))
+	if d.Status.RollbackReason != "" || d.Status.Phase == v1.PhasePaused {
+		t.Fatalf("phase %s, rollback %q, message %q: want the 0 %% step passed", d.Status.Phase, d.Status.RollbackReason, d.Status.Message)
+	}
+	if ms := metricStatus(d.Status.Analysis, "error-rate"); ms.Phase != v1.CheckPassed || !strings.Contains(ms.Message, "0 % step: nothing to judge without traffic") {
+		t.Errorf("error-rate %s %q, want Passed saying why", ms.Phase, ms.Message)
+	}
+	if d.Status.CurrentStep != 1 {
+		t.Errorf("step %d, want 1: the 0 %% step is done", d.Status.CurrentStep)
+	}
+
+	d = Next(spec, flying(0, 0, 0), withChecks(observe(minute, revB, dep(revB, 4, 4), routeTo(0)), []Check{
+		check("error-rate", v1.CheckFailed, "0.5", "0.5 > max 0.01"),
+		check("latency", v1.CheckInconclusive, "", "no data"),
+	}))
+	if d.Status.Phase != v1.PhaseRolledBack {
+		t.Errorf("a Failed answer at 0 %%: phase %s, want RolledBack", d.Status.Phase)
+	}
+
+	ds := run(newSpec(), empty)
+	if ds[0].Status.Phase != v1.PhasePaused {
+		t.Errorf("at 25 %% an Inconclusive check: phase %s, want held", ds[0].Status.Phase)
+	}
+}

@@ -259,18 +259,29 @@ func newAbortCommand(o *Options) *cobra.Command {
 			}
 			// The time makes each abort a new value, also when the reason repeats.
 			value := fmt.Sprintf("%s (at %s)", r, o.now().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
-			return control{key: rampv1.AnnotationAbort, value: &value, settled: func(before, now *rampv1.Rollout) (bool, string, error) {
-				if controlsOf(now).Abort != value {
-					return false, "", nil
-				}
-				if now.Status.Phase == rampv1.PhaseRolledBack && now.Status.AbortReason == value {
-					return true, fmt.Sprintf("rolled back: all traffic to %s", stableOf(&now.Status)), nil
-				}
-				return true, "", fmt.Errorf("the controller ignored %s: nothing is in flight", rampv1.AnnotationAbort)
-			}}, nil
+			return control{key: rampv1.AnnotationAbort, value: &value, settled: abortSettled(value)}, nil
 		})
 	cmd.Flags().StringVar(&reason, "reason", "", `why, kept in status (default "aborted by <user> via kubectl ramp")`)
 	return cmd
+}
+
+// abortSettled says when an abort of value is over: rolled back with it as
+// the reason; still rolling back (the reason taken, the routes not yet at
+// 0 %) is not over; the value spent without it as the reason was ignored.
+func abortSettled(value string) func(before, now *rampv1.Rollout) (bool, string, error) {
+	return func(_, now *rampv1.Rollout) (bool, string, error) {
+		if controlsOf(now).Abort != value {
+			return false, "", nil
+		}
+		if now.Status.AbortReason == value {
+			if now.Status.Phase == rampv1.PhaseRolledBack {
+				return true, fmt.Sprintf("rolled back: all traffic to %s", stableOf(&now.Status)), nil
+			}
+			// Taken, and rolling back: the routes do not carry 0 % yet.
+			return false, "", nil
+		}
+		return true, "", fmt.Errorf("the controller ignored %s: nothing is in flight", rampv1.AnnotationAbort)
+	}
 }
 
 func newRetryCommand(o *Options) *cobra.Command {

@@ -39,37 +39,58 @@ func prometheusConnection(ctx context.Context, reader client.Reader, namespace s
 		}
 		c.BasicAuth = &analysis.BasicAuth{Username: b.Username, Password: pw}
 	}
-	for _, h := range p.Headers {
-		if c.Headers == nil {
-			c.Headers = map[string]string{}
-		}
-		switch {
-		case h.Value != nil:
-			c.Headers[h.Name] = *h.Value
-		case h.ValueFrom != nil:
-			v, err := read("header "+h.Name, &h.ValueFrom.SecretKeyRef)
-			if err != nil {
-				return c, err
-			}
-			c.Headers[h.Name] = v
-		}
+	if c.Headers, err = readHeaders(ctx, reader, namespace, "prometheus ", p.Headers); err != nil {
+		return c, err
 	}
-	if t := p.TLS; t != nil {
-		c.TLS = &analysis.TLS{ServerName: t.ServerName}
-		for _, f := range []struct {
-			what string
-			ref  *v1.SecretKeyRef
-			into *[]byte
-		}{{"tls CA bundle", t.CASecretRef, &c.TLS.CA}, {"tls client certificate", t.CertSecretRef, &c.TLS.Cert}, {"tls client key", t.KeySecretRef, &c.TLS.Key}} {
-			if f.ref == nil {
-				continue
-			}
-			v, err := read(f.what, f.ref)
-			if err != nil {
-				return c, err
-			}
-			*f.into = []byte(v)
-		}
+	if c.TLS, err = readTLS(ctx, reader, namespace, "prometheus ", p.TLS); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// readHeaders reads headers into a map, each value given or read from a
+// Secret that opted in; errors start with what (e.g. "prometheus ") and
+// name the header and the Secret, never a value.
+func readHeaders(ctx context.Context, reader client.Reader, namespace, what string, headers []v1.HTTPHeader) (map[string]string, error) {
+	if len(headers) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(headers))
+	for _, h := range headers {
+		switch {
+		case h.Value != nil:
+			out[h.Name] = *h.Value
+		case h.ValueFrom != nil:
+			v, err := readCredential(ctx, reader, namespace, &h.ValueFrom.SecretKeyRef)
+			if err != nil {
+				return nil, fmt.Errorf("%sheader %s: %w", what, h.Name, err)
+			}
+			out[h.Name] = v
+		}
+	}
+	return out, nil
+}
+
+// readTLS reads the CA bundle and client certificate t names, each from a
+// Secret that opted in; nil without t.
+func readTLS(ctx context.Context, reader client.Reader, namespace, what string, t *v1.PrometheusTLS) (*analysis.TLS, error) {
+	if t == nil {
+		return nil, nil
+	}
+	out := &analysis.TLS{ServerName: t.ServerName}
+	for _, f := range []struct {
+		what string
+		ref  *v1.SecretKeyRef
+		into *[]byte
+	}{{"tls CA bundle", t.CASecretRef, &out.CA}, {"tls client certificate", t.CertSecretRef, &out.Cert}, {"tls client key", t.KeySecretRef, &out.Key}} {
+		if f.ref == nil {
+			continue
+		}
+		v, err := readCredential(ctx, reader, namespace, f.ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s%s: %w", what, f.what, err)
+		}
+		*f.into = []byte(v)
+	}
+	return out, nil
 }

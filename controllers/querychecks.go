@@ -73,26 +73,7 @@ func (r *RolloutReconciler) queryChecks(ctx context.Context, ro *v1.Rollout, sou
 		return nil
 	}
 	st := &ro.Status
-	canary, stable := st.StableColor.Other(), st.StableColor
-	canaryRev, stableRev := st.CanaryRevision, st.StableRevision
-	if plan.Watching(st) {
-		// After a promotion the checks watch the promoted color against
-		// the one it replaced.
-		canary, stable = stable, canary
-		canaryRev, stableRev = st.StableRevision, st.PreviousRevision
-	}
-	base := analysis.Vars{
-		Namespace:      ro.Namespace,
-		Rollout:        ro.Name,
-		CanaryService:  ColorName(ro, canary),
-		StableService:  ColorName(ro, stable),
-		CanaryColor:    string(canary),
-		StableColor:    string(stable),
-		CanaryRevision: canaryRev,
-		StableRevision: stableRev,
-		Interval:       analysis.PromDuration(ro.Spec.AnalysisInterval()),
-		Step:           st.CurrentStep,
-	}.Measuring(false)
+	base := checkVars(ro)
 	slots := make([]*plan.Check, len(sources))
 	var wg sync.WaitGroup
 	for _, g := range queryGroups(ro, sources) {

@@ -50,37 +50,11 @@ func (r *RolloutReconciler) webRequest(ctx context.Context, ro *v1.Rollout, s pl
 	if w.Timeout != nil && w.Timeout.Duration > 0 {
 		req.Timeout = w.Timeout.Duration
 	}
-	for _, h := range w.Headers {
-		if req.Headers == nil {
-			req.Headers = map[string]string{}
-		}
-		switch {
-		case h.Value != nil:
-			req.Headers[h.Name] = *h.Value
-		case h.ValueFrom != nil:
-			v, err := readCredential(ctx, r.Reader, ro.Namespace, &h.ValueFrom.SecretKeyRef)
-			if err != nil {
-				return req, fmt.Errorf("header %s: %w", h.Name, err)
-			}
-			req.Headers[h.Name] = v
-		}
+	if req.Headers, err = readHeaders(ctx, r.Reader, ro.Namespace, "", w.Headers); err != nil {
+		return req, err
 	}
-	if t := w.TLS; t != nil {
-		req.TLS = &analysis.TLS{ServerName: t.ServerName}
-		for _, f := range []struct {
-			what string
-			ref  *v1.SecretKeyRef
-			into *[]byte
-		}{{"tls CA bundle", t.CASecretRef, &req.TLS.CA}, {"tls client certificate", t.CertSecretRef, &req.TLS.Cert}, {"tls client key", t.KeySecretRef, &req.TLS.Key}} {
-			if f.ref == nil {
-				continue
-			}
-			v, err := readCredential(ctx, r.Reader, ro.Namespace, f.ref)
-			if err != nil {
-				return req, fmt.Errorf("%s: %w", f.what, err)
-			}
-			*f.into = []byte(v)
-		}
+	if req.TLS, err = readTLS(ctx, r.Reader, ro.Namespace, "", w.TLS); err != nil {
+		return req, err
 	}
 	return req, nil
 }

@@ -2,8 +2,11 @@ package analysis_test
 
 import (
 	"context"
+	"time"
+
 	"errors"
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"math"
 	"strings"
 	"sync"
@@ -129,6 +132,20 @@ func TestCheckComparesColors(t *testing.T) {
 	for _, q := range p.asked {
 		if strings.Contains(q, "shop-blue") {
 			t.Errorf("asked the stable color %q while not comparing", q)
+		}
+	}
+}
+
+// A metric with an interval of its own reads it as {{ .Interval }}.
+func TestCheckMetricInterval(t *testing.T) {
+	p := &mapProvider{answers: map[string]float64{`slow[4m]`: 0, `fast[1m30s]`: 0}}
+	metrics := []v1alpha1.Metric{
+		{Name: "slow", Query: `slow[{{ .Interval }}]`, Max: new(1.0), Interval: &metav1.Duration{Duration: 4 * time.Minute}},
+		{Name: "fast", Query: `fast[{{ .Interval }}]`, Max: new(1.0)},
+	}
+	for _, r := range analysis.Check(t.Context(), p, metrics, shopVars, true) {
+		if r.Phase != v1alpha1.CheckPassed {
+			t.Errorf("%s: %s %s (asked %q)", r.Metric, r.Phase, r.Message, p.asked)
 		}
 	}
 }

@@ -143,8 +143,12 @@ func Check(ctx context.Context, p Provider, metrics []v1alpha1.Metric, vars Vars
 			into  func(Sample, error)
 		}
 		var jobs []job
+		mv := vars
+		if m.Interval != nil && m.Interval.Duration > 0 {
+			mv.Interval = PromDuration(m.Interval.Duration)
+		}
 		for k, stable := range colors {
-			v := vars.Measuring(stable)
+			v := mv.Measuring(stable)
 			query, err := render(m.Name, m.Query, v)
 			if err != nil {
 				failed = &Result{Metric: m.Name, Phase: v1alpha1.CheckError, Message: "render: " + err.Error()}

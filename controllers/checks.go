@@ -67,8 +67,11 @@ func (r *RolloutReconciler) takeChecks(ro *v1.Rollout, w *world) (finished time.
 // from being made makes it an Error.
 func (r *RolloutReconciler) runChecks(ctx context.Context, ro *v1.Rollout) []plan.Check {
 	var queries, webs, jobs []plan.MetricSource
+	due := plan.DueMetrics(&ro.Spec, &ro.Status, r.now())
 	for _, m := range plan.Metrics(&ro.Spec, &ro.Status) {
 		switch {
+		case m.Metric.Job == nil && !due[m.Metric.Name]:
+			// On an interval of its own: its last result stands.
 		case m.Metric.Job != nil:
 			jobs = append(jobs, m)
 		case m.Metric.Web != nil:

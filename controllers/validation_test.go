@@ -129,6 +129,9 @@ func TestInvalidRollouts(t *testing.T) {
 			spec(o)["analysis"].(map[string]any)["templates"] = []any{map[string]any{"name": "t",
 				"args": []any{map[string]any{"name": "svc", "valueFrom": map[string]any{"field": "spec.template"}}}}}
 		}, "valueFrom.field: Unsupported value"},
+		"metric interval under 1s": {func(o map[string]any) {
+			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["interval"] = "500ms"
+		}, "a metric's interval must be at least 1s"},
 		"minSamples range": {func(o map[string]any) {
 			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["minSamples"] = map[string]any{"query": "{{ range .X }}{{ end }}", "min": 10}
 		}, "range, template, block and define are not allowed"},

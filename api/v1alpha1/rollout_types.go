@@ -749,6 +749,16 @@ type Metric struct {
 	// +kubebuilder:default=hold
 	NoData NoDataPolicy `json:"noData,omitempty"`
 
+	// interval is the time between two checks of this metric (and its
+	// .Interval in templates), for a metric slower or faster than the
+	// others; analysis.interval when unset. Every metric is checked at
+	// least once at each step, at the first check after its weight took
+	// effect.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="a metric's interval must be at least 1s"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
 	// compareToStable bounds the canary relative to the stable color
 	// measured in the same check: the query is rendered once per color
 	// (.Service, .Color and .Revision name the color measured) and both

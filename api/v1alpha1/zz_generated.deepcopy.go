@@ -558,6 +558,11 @@ func (in *Metric) DeepCopyInto(out *Metric) {
 		*out = new(float64)
 		**out = **in
 	}
+	if in.Interval != nil {
+		in, out := &in.Interval, &out.Interval
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.CompareToStable != nil {
 		in, out := &in.CompareToStable, &out.CompareToStable
 		*out = new(StableComparison)

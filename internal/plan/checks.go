@@ -55,6 +55,18 @@ func (m *machine) recordChecks() string {
 			anyError = true
 		}
 	}
+	// A metric on a slower interval than this round keeps its last result:
+	// its Error goes on counting, or Errors could outlast progressDeadline
+	// by falling between its checks.
+	inRound := map[string]bool{}
+	for _, c := range m.obs.Checks {
+		inRound[c.Metric] = true
+	}
+	for _, s := range Metrics(m.spec, &m.st) {
+		if ms := findMetricStatus(a, s.Metric.Name); s.Metric.Job == nil && !inRound[s.Metric.Name] && ms != nil && ms.Phase == v1.CheckError {
+			anyError = true
+		}
+	}
 	switch {
 	case anyError && a.ErrorSince == nil:
 		a.ErrorSince = &now
@@ -141,6 +153,16 @@ func errorSummary(checks []Check) string {
 		}
 	}
 	return ""
+}
+
+// findMetricStatus is the status of the metric of that name, or nil.
+func findMetricStatus(a *v1.AnalysisStatus, name string) *v1.MetricStatus {
+	for i := range a.Metrics {
+		if a.Metrics[i].Name == name {
+			return &a.Metrics[i]
+		}
+	}
+	return nil
 }
 
 func metricStatus(a *v1.AnalysisStatus, name string) *v1.MetricStatus {

@@ -360,13 +360,15 @@ func Watching(st *v1.RolloutStatus) bool {
 }
 
 // NextCheckAt is when the metrics are next due for a check: on the grid of
-// analysis intervals from the moment the current weight took effect (or the
-// promotion, while watching after it). It is false when no check is planned.
+// the shortest interval (analysis.interval or a metric's own, see
+// checkGrid) from the moment the current weight took effect (or the
+// promotion, while watching after it). It is false when no check is
+// planned. Which metrics are due then is DueMetrics'.
 func NextCheckAt(spec *v1.RolloutSpec, st *v1.RolloutStatus) (time.Time, bool) {
 	if spec.Analysis == nil {
 		return time.Time{}, false
 	}
-	interval := spec.AnalysisInterval()
+	interval := checkGrid(spec, st)
 	if Watching(st) {
 		if spec.PostPromotion == nil {
 			return time.Time{}, false // the watch was removed from the spec

@@ -31,6 +31,7 @@ type FakeProm struct {
 	mu      sync.Mutex
 	answers map[string]Answer
 	queries atomic.Int64
+	byName  map[string]int64
 }
 
 var (
@@ -41,7 +42,7 @@ var (
 
 // StartFakeProm starts the scripted Prometheus.
 func StartFakeProm() *FakeProm {
-	f := &FakeProm{answers: map[string]Answer{}}
+	f := &FakeProm{answers: map[string]Answer{}, byName: map[string]int64{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	return f
 }
@@ -53,6 +54,14 @@ func (f *FakeProm) Set(namespace, service, metric string, a Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.answers[key(namespace, service, metric)] = a
+}
+
+// QueriesOf is the number of queries of metric for namespace and service
+// answered so far.
+func (f *FakeProm) QueriesOf(namespace, service, metric string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.byName[key(namespace, service, metric)]
 }
 
 // Queries is the number of queries answered so far.
@@ -77,6 +86,7 @@ func (f *FakeProm) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	a := f.answers[key(ns, svc, metric)]
+	f.byName[key(ns, svc, metric)]++
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if a.Fail {

@@ -208,7 +208,7 @@ func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	for _, s := range plan.Metrics(&ro.Spec, &ro.Status) {
 		m := s.Metric
-		name := m.Name
+		name := m.Name + checkKind(m)
 		if s.Template != "" {
 			name += " (" + s.Template + ")"
 		}
@@ -222,8 +222,12 @@ func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, judgement("", m.Min, m.Max)+comparison(m, ""), "not checked yet")
 			continue
 		}
-		row := fmt.Sprintf("  %s\t%s\t%s\t%s", name, judgement(ms.Value, m.Min, m.Max)+comparison(m, ms.StableValue), orDash(string(ms.Phase)), ago(ms.CheckedAt, now))
-		if ms.Phase == v1.CheckInconclusive || ms.Phase == v1.CheckError {
+		judged := judgement(ms.Value, m.Min, m.Max) + comparison(m, ms.StableValue)
+		if m.Job != nil {
+			judged = "Job " + orDash(ms.Value) // a job's value is its Job's name
+		}
+		row := fmt.Sprintf("  %s\t%s\t%s\t%s", name, judged, orDash(string(ms.Phase)), ago(ms.CheckedAt, now))
+		if ms.Phase == v1.CheckInconclusive || ms.Phase == v1.CheckError || (m.Job != nil && ms.Phase == v1.CheckFailed) {
 			row += "\t" + ms.Message // why it could not decide; a value says the rest
 		}
 		fmt.Fprintln(tw, row)
@@ -232,6 +236,31 @@ func writeChecks(out io.Writer, ro *v1.Rollout, now time.Time) error {
 		return err
 	}
 	return writeTemplates(out, sa.Templates)
+}
+
+// checkKind marks a check that is not a plain query: " [job at steps 0]",
+// " [web GET http://...]", and " every 5m0s" for a metric on an interval of
+// its own.
+func checkKind(m v1.Metric) string {
+	out := ""
+	switch {
+	case m.Job != nil:
+		steps := m.Job.Steps
+		if len(steps) == 0 {
+			steps = []int32{0}
+		}
+		out = fmt.Sprintf(" [job at steps %s]", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(steps)), ","), "[]"))
+	case m.Web != nil:
+		method := m.Web.Method
+		if method == "" {
+			method = "GET"
+		}
+		out = fmt.Sprintf(" [web %s %s]", method, m.Web.URL)
+	}
+	if m.Interval != nil && m.Interval.Duration > 0 {
+		out += " every " + m.Interval.Duration.String()
+	}
+	return out
 }
 
 // comparison says what a compareToStable metric was judged against: the

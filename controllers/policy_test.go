@@ -115,6 +115,46 @@ func TestImmutableImagePolicy(t *testing.T) {
 	f.eventually(20*time.Second, "v1.0.1 promoted", func() bool { return f.get("pinned").Status.StableColor == v1.Green })
 }
 
+// imagePolicy.semver and requireDigest: a tag outside the range, or a tag
+// without a digest, never starts (Valid=False naming the container and the
+// rule, no traffic); a digest-pinned version in range promotes; a
+// constraint that does not parse is refused naming it.
+func TestReleaseImagePolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	digest := "@sha256:" + strings.Repeat("1", 64)
+	ro := f.rollout("release", "registry.example/release:v1.2.0"+digest)
+	ro.Spec.ImagePolicy = &v1.ImagePolicy{SemVer: ">=1.2.0 <2.0.0", RequireDigest: true}
+	f.healthy(ro)
+
+	invalid := func(what, want string) {
+		t.Helper()
+		f.eventually(10*time.Second, what+": Valid=False naming "+want, func() bool {
+			c := meta.FindStatusCondition(f.get("release").Status.Conditions, v1.ConditionValid)
+			return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, want)
+		}, func() string {
+			return fmt.Sprintf("%+v", meta.FindStatusCondition(f.get("release").Status.Conditions, v1.ConditionValid))
+		})
+	}
+	f.setImage("release", "registry.example/release:v2.0.0"+digest)
+	invalid("v2.0.0 out of range", `spec.template.spec.containers[0] (app): image "registry.example/release:v2.0.0@sha256:`)
+	invalid("v2.0.0 out of range", `version 2.0.0 does not meet imagePolicy.semver ">=1.2.0 <2.0.0"`)
+	f.setImage("release", "registry.example/release:v1.3.0")
+	invalid("a tag without a digest", "has no digest: imagePolicy.requireDigest")
+	time.Sleep(time.Second)
+	if _, g := f.weights("release"); g != 0 {
+		t.Fatalf("a refused image got traffic: %d%%", g)
+	}
+	f.setImage("release", "registry.example/release:v1.3.0"+digest)
+	f.eventually(20*time.Second, "v1.3.0 promoted", func() bool { return f.get("release").Status.StableColor == v1.Green })
+
+	f.update("release", func(ro *v1.Rollout) { ro.Spec.ImagePolicy.SemVer = ">= one" })
+	invalid("a constraint that does not parse", `spec.imagePolicy.semver: semver constraint ">= one"`)
+	if b, g := f.weights("release"); b != 0 || g != 100 {
+		t.Errorf("a bad constraint moved traffic: blue %d green %d", b, g)
+	}
+}
+
 // A breach during the watch after promotion switches back to the old color
 // at once: it still has its pods.
 func TestPostPromotionBreachSwitchesBack(t *testing.T) {

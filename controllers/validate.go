@@ -35,8 +35,18 @@ func specProblems(ro *v1.Rollout, revision string) []string {
 	out = append(out, windows.Validate(ro.Spec.DeployWindows)...)
 	// A refused image never starts a rollout; a stable revision that runs
 	// already is not refused after the fact.
-	if p := ro.Spec.ImagePolicy; p != nil && p.Immutable && revision != ro.Status.StableRevision {
-		out = append(out, imagepolicy.Problems(&ro.Spec.Template)...)
+	if p := ro.Spec.ImagePolicy; p != nil {
+		if p.SemVer != "" {
+			if _, err := imagepolicy.ParseConstraint(p.SemVer); err != nil {
+				out = append(out, "spec.imagePolicy.semver: "+err.Error())
+			}
+		}
+		if revision != ro.Status.StableRevision {
+			if p.Immutable {
+				out = append(out, imagepolicy.Problems(&ro.Spec.Template)...)
+			}
+			out = append(out, imagepolicy.ReleaseProblems(&ro.Spec.Template, imagepolicy.Release{RequireDigest: p.RequireDigest, SemVer: p.SemVer})...)
+		}
 	}
 	for i, st := range ro.Spec.Steps {
 		// The schema checks a percentage's form; a number's range is

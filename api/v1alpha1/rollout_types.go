@@ -353,6 +353,22 @@ type ImagePolicy struct {
 	// full-commit tags (main-<40 hex>) pass.
 	// +optional
 	Immutable bool `json:"immutable,omitempty"`
+
+	// requireDigest refuses every image not pinned by a digest
+	// (name@sha256:...), as production takes what was built and verified,
+	// not what a tag points to now.
+	// +optional
+	RequireDigest bool `json:"requireDigest,omitempty"`
+
+	// semver is a semantic-version constraint every image's tag must meet,
+	// e.g. ">=1.2.0 <2.0.0" or "~1.4" (Masterminds/semver syntax; a leading
+	// v in tags is allowed). An image whose tag is no version, or has no
+	// tag, is refused. Pre-releases pass only a constraint that names one
+	// (">=1.3.0-0").
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	SemVer string `json:"semver,omitempty"`
 }
 
 // PostPromotion is the watch after a promotion.

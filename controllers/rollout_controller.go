@@ -56,6 +56,9 @@ type RolloutReconciler struct {
 	// Notify sends the moments the written status shows to the Rollout's
 	// webhooks, apart from the reconcile; none are sent when nil.
 	Notify *Notifier
+
+	// images remembers the last pod lists of status.images.
+	images imageLooks
 }
 
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch;patch
@@ -82,6 +85,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			r.Metrics.Forget(req.Namespace, req.Name)
 			r.Checks.Forget(req.NamespacedName)
 			r.Notify.Forget(req.NamespacedName)
+			r.images.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -137,6 +141,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// write rather than in one of its own once the actions are done.
 	d.Status.ObservedGeneration = ro.Generation
 	d.Status.Replicas, d.Status.Selector = scaleStatus(&ro, w)
+	var imagesRequeue time.Duration
+	d.Status.Images, imagesRequeue = r.observeImages(ctx, &ro, w, prev.Images)
 	r.recordMoments(ctx, &ro, prev, &d.Status, w.obs.Revision)
 	writer, router := r.Client, r.Router
 	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {
@@ -187,6 +193,9 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		// labelled yet: look for it again, so the Rollout goes on once it
 		// appears.
 		requeue = workloadRetry
+	}
+	if imagesRequeue > 0 && (requeue == 0 || requeue > imagesRequeue) {
+		requeue = imagesRequeue // a color's pods wait for their next look
 	}
 	if checking && requeue > 0 && requeue < checkingRequeue {
 		// The checks under way bring the Rollout back when they finish.

@@ -206,11 +206,68 @@ type RolloutStatus struct {
 	// +kubebuilder:validation:MaxItems=8
 	Notifications []NotificationRecord `json:"notifications,omitempty"`
 
+	// images are, per color with ready pods of its current revision, the
+	// image digests those pods actually run, read from their container
+	// statuses (imageID): what really ran, not only the template hash. A
+	// color scaled to 0, or moved to another revision, loses its entry
+	// until its pods are ready again.
+	// +optional
+	// +listType=map
+	// +listMapKey=color
+	// +kubebuilder:validation:MaxItems=2
+	Images []ColorImages `json:"images,omitempty"`
+
 	// conditions are Ready, Progressing, Paused and Valid.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ColorImages are the image digests the ready pods of one color run.
+type ColorImages struct {
+	// color is blue or green.
+	Color Color `json:"color"`
+
+	// revision is the pod-template hash the pods were observed running.
+	// +kubebuilder:validation:MaxLength=64
+	Revision string `json:"revision"`
+
+	// pods is how many ready pods of that revision were read.
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
+
+	// containers are the pods' containers (init containers too), in the
+	// template's order.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Containers []ContainerImages `json:"containers,omitempty"`
+}
+
+// MaxImageDigests bounds the distinct digests recorded for one container.
+const MaxImageDigests = 8
+
+// ContainerImages are the digests one container runs across a color's pods.
+type ContainerImages struct {
+	// name is the container's name.
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// image is the image reference of the template (often a tag).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Image string `json:"image,omitempty"`
+
+	// digests are the distinct digests (sha256:...) its ready pods run,
+	// sorted: more than one when a tag was pushed again between pod starts.
+	// An empty string stands for an imageID that names no digest.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=128
+	Digests []string `json:"digests,omitempty"`
 }
 
 // AnalysisStatus holds the checks of the rollout in flight.

@@ -30,6 +30,9 @@ ramp.dev/rollout and owned by the Rollout, watched through the same
 label-filtered cache, and deletes it (with its pods) once done; a Job of its
 name that the cache does not show is read live (get), so that one that is
 not Ramp's is refused rather than waited for.
+Pods are listed live (not cached), by a color's labels, only when that
+color's ready revision or ready pod count changed, to record the image
+digests its ready pods run (status.images).
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -47,6 +50,9 @@ not Ramp's is refused rather than waited for.
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["create", "get", "list", "patch", "watch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["create", "delete", "get", "list", "watch"]

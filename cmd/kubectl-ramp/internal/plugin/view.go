@@ -136,6 +136,9 @@ func writeStatus(out io.Writer, v statusView) error {
 	if st.AbortReason != "" {
 		line("Aborted", "%s", st.AbortReason)
 	}
+	if err := writeImages(out, st); err != nil {
+		return err
+	}
 	if err := writeChecks(out, ro, now); err != nil {
 		return err
 	}

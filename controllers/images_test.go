@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/controllers"
@@ -112,8 +113,11 @@ func TestStatusRecordsTheDigestsThatRan(t *testing.T) {
 		return greenRev != blueRev && digestsAre(be, blueRev, a) && digestsAre(ge, greenRev, b, c) && ge.Pods == 2 &&
 			ge.Containers[0].Image == "shop:v2"
 	}, func() string { _, s := imagesOf(f.get("img"), v1.Green); return s })
-	_, s = imagesOf(f.get("img"), v1.Green)
-	t.Logf("at the gate: %s", s)
+	y, err := yaml.Marshal(map[string]any{"images": f.get("img").Status.Images})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("at the gate, status:\n%s", y)
 
 	prom.Set(f.ns, "img-green", errorMetric, testenv.Answer{Value: 0.4})
 	f.eventually(10*time.Second, "rolled back", func() bool { return f.phase("img") == v1.PhaseRolledBack })

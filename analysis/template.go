@@ -82,6 +82,18 @@ var sampleVars = Vars{
 // argsField is the field of Vars that holds a template's arguments.
 const argsField = "Args"
 
+// sampleVarsWith is sampleVars with a sample value for each argument.
+func sampleVarsWith(args []string) Vars {
+	vars := sampleVars
+	if len(args) > 0 {
+		vars.Args = make(map[string]string, len(args))
+		for _, a := range args {
+			vars.Args[a] = "sample"
+		}
+	}
+	return vars
+}
+
 // knownFields are the field names of Vars a query reads alone, in
 // declaration order (Args only as .Args.<name>).
 var knownFields = func() []string {
@@ -499,13 +511,7 @@ func validateQuery(name, query string, args []string) error {
 			return err
 		}
 	}
-	vars := sampleVars
-	if len(args) > 0 {
-		vars.Args = make(map[string]string, len(args))
-		for _, a := range args {
-			vars.Args[a] = "sample"
-		}
-	}
+	vars := sampleVarsWith(args)
 	_, err = execute(t, vars)
 	return err
 }

@@ -74,14 +74,7 @@ func ValidateWebURL(name, tmpl string, args ...string) error {
 	if err := validateQuery(name, tmpl, args); err != nil {
 		return err
 	}
-	vars := sampleVars
-	if len(args) > 0 {
-		vars.Args = make(map[string]string, len(args))
-		for _, a := range args {
-			vars.Args[a] = "sample"
-		}
-	}
-	_, err := RenderURL(name, tmpl, vars)
+	_, err := RenderURL(name, tmpl, sampleVarsWith(args))
 	return err
 }
 

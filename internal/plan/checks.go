@@ -155,6 +155,15 @@ func errorSummary(checks []Check) string {
 	return ""
 }
 
+// MetricStatusOf is the last check of the metric of that name in st, or
+// nil.
+func MetricStatusOf(st *v1.RolloutStatus, name string) *v1.MetricStatus {
+	if st == nil || st.Analysis == nil {
+		return nil
+	}
+	return findMetricStatus(st.Analysis, name)
+}
+
 // findMetricStatus is the status of the metric of that name, or nil.
 func findMetricStatus(a *v1.AnalysisStatus, name string) *v1.MetricStatus {
 	for i := range a.Metrics {

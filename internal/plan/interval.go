@@ -38,14 +38,7 @@ func DueMetrics(spec *v1.RolloutSpec, st *v1.RolloutStatus, now time.Time) map[s
 	out := map[string]bool{}
 	for _, s := range Metrics(spec, st) {
 		m := &s.Metric
-		var ms *v1.MetricStatus
-		if st.Analysis != nil {
-			for i := range st.Analysis.Metrics {
-				if st.Analysis.Metrics[i].Name == m.Name {
-					ms = &st.Analysis.Metrics[i]
-				}
-			}
-		}
+		ms := MetricStatusOf(st, m.Name)
 		switch {
 		case ms == nil || ms.CheckedAt == nil || !ms.CheckedAt.Time.After(since):
 			out[m.Name] = true

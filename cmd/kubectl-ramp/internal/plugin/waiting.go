@@ -140,14 +140,7 @@ func pendingChecks(ro *v1.Rollout, now time.Time) []string {
 	var undecided, unchecked []string
 	for _, s := range plan.Metrics(&ro.Spec, st) {
 		m := s.Metric
-		var ms *v1.MetricStatus
-		if st.Analysis != nil {
-			for i := range st.Analysis.Metrics {
-				if st.Analysis.Metrics[i].Name == m.Name {
-					ms = &st.Analysis.Metrics[i]
-				}
-			}
-		}
+		ms := plan.MetricStatusOf(st, m.Name)
 		switch {
 		case ms == nil || ms.CheckedAt == nil || ms.CheckedAt.Before(st.StepStartedAt):
 			unchecked = append(unchecked, m.Name)

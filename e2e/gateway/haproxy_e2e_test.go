@@ -4,6 +4,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -48,18 +49,35 @@ func TestHAProxyWeights(t *testing.T) {
 		t.Errorf("weight of an unknown server: %v, want haproxy's refusal", err)
 	}
 
-	resp, err := http.Get("http://" + h.Config.StatsListen + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// The exporter's page is read whole (an error mid-body is a failed
+	// read, not a page without the series) and read again for a few seconds:
+	// a CI run once saw a page without them right after the requests.
+	want := []string{
 		`haproxy_server_http_responses_total{proxy="shop_shop",server="shop-green",code="2xx"}`,
 		`haproxy_server_http_responses_total{proxy="shop_shop",server="shop-blue",code="5xx"}`,
-	} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("haproxy /metrics lacks %s", want)
+	}
+	var missing []string
+	var seen string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		missing, seen = nil, ""
+		resp, err := http.Get("http://" + h.Config.StatsListen + "/metrics")
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			seen = fmt.Sprintf("status %d, %d bytes, read error %v", resp.StatusCode, len(b), rerr)
+			for _, w := range want {
+				if rerr != nil || !strings.Contains(string(b), w) {
+					missing = append(missing, w)
+				}
+			}
+		} else {
+			seen, missing = err.Error(), want
 		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, w := range missing {
+		t.Errorf("haproxy /metrics lacks %s (last answer: %s)", w, seen)
 	}
 }

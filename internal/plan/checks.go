@@ -24,9 +24,15 @@ func (m *machine) recordChecks() string {
 	a.LastCheckAt = &checkedAt
 	anyError := false
 	breach := ""
+	// The metrics checked now (the spec's and the snapshot's), listed once.
+	metrics := Metrics(m.spec, &m.st)
+	byName := make(map[string]*v1.Metric, len(metrics))
+	for i := range metrics {
+		byName[metrics[i].Metric.Name] = &metrics[i].Metric
+	}
 	for _, c := range m.obs.Checks {
 		ms := metricStatus(a, c.Metric)
-		sm := m.metricNamed(c.Metric)
+		sm := byName[c.Metric]
 		c = m.inconclusiveLimit(sm, ms, c)
 		ms.Phase, ms.Value, ms.Message, ms.StableValue = c.Phase, c.Value, c.Message, c.StableValue
 		checked := checkedAt
@@ -62,7 +68,7 @@ func (m *machine) recordChecks() string {
 	for _, c := range m.obs.Checks {
 		inRound[c.Metric] = true
 	}
-	for _, s := range Metrics(m.spec, &m.st) {
+	for _, s := range metrics {
 		if ms := findMetricStatus(a, s.Metric.Name); s.Metric.Job == nil && !inRound[s.Metric.Name] && ms != nil && ms.Phase == v1.CheckError {
 			anyError = true
 		}
@@ -76,13 +82,9 @@ func (m *machine) recordChecks() string {
 	}
 	// Forget metrics that left the spec (and the snapshot of templates).
 	kept := a.Metrics[:0]
-	checked := Metrics(m.spec, &m.st)
 	for _, ms := range a.Metrics {
-		for _, s := range checked {
-			if s.Metric.Name == ms.Name {
-				kept = append(kept, ms)
-				break
-			}
+		if byName[ms.Name] != nil {
+			kept = append(kept, ms)
 		}
 	}
 	a.Metrics = kept

@@ -183,14 +183,3 @@ func (m *machine) snapshot() *v1.TemplateSnapshot {
 	}
 	return &v1.TemplateSnapshot{Items: items}
 }
-
-// metricNamed is the metric of that name among those the Rollout checks
-// now (the spec's and its snapshot's), or nil.
-func (m *machine) metricNamed(name string) *v1.Metric {
-	for _, s := range Metrics(m.spec, &m.st) {
-		if s.Metric.Name == name {
-			return &s.Metric
-		}
-	}
-	return nil
-}

@@ -17,13 +17,14 @@ var (
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-// addKnownTypes registers Rollout, AnalysisTemplate and
-// ClusterAnalysisTemplate with their lists. The package depends on
+// addKnownTypes registers Rollout, AnalysisTemplate,
+// ClusterAnalysisTemplate and Verification with their lists. The package depends on
 // apimachinery only, so that the pure step machine importing it pulls in
 // no client.
 func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{},
-		&AnalysisTemplate{}, &AnalysisTemplateList{}, &ClusterAnalysisTemplate{}, &ClusterAnalysisTemplateList{})
+		&AnalysisTemplate{}, &AnalysisTemplateList{}, &ClusterAnalysisTemplate{}, &ClusterAnalysisTemplateList{},
+		&Verification{}, &VerificationList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

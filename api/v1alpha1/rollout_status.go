@@ -217,6 +217,16 @@ type RolloutStatus struct {
 	// +kubebuilder:validation:MaxItems=2
 	Images []ColorImages `json:"images,omitempty"`
 
+	// canaryStartedAt is when the run of canaryRevision started.
+	// +optional
+	CanaryStartedAt *metav1.Time `json:"canaryStartedAt,omitempty"`
+
+	// verification is the record of the current or last finished run (the
+	// Verification of that name holds it once written): a new revision
+	// starts only once the last run's record is written.
+	// +optional
+	Verification *VerificationRecord `json:"verification,omitempty"`
+
 	// conditions are Ready, Progressing, Paused and Valid.
 	// +optional
 	// +listType=map

@@ -210,6 +210,21 @@ type RolloutSpec struct {
 	// Delivery never holds a decision: it runs apart, with retries.
 	// +optional
 	Notifications *Notifications `json:"notifications,omitempty"`
+
+	// environment names the environment this Rollout deploys to (dev,
+	// staging, prod): the environment of the Verifications it writes.
+	// Default: its namespace's ramp.dev/environment label, else the
+	// namespace's name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Environment string `json:"environment,omitempty"`
+
+	// promotion says which environments must have passed every image digest
+	// of a new revision before it starts here (with how long ago), and how
+	// many Verifications of its own runs this Rollout keeps.
+	// +optional
+	Promotion *Promotion `json:"promotion,omitempty"`
 }
 
 // ColorMetadata is the extra metadata of each color.

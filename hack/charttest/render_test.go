@@ -158,7 +158,7 @@ func TestRenderDefaults(t *testing.T) {
 	if !strings.Contains(r.Notes, "kubectl apply --server-side --force-conflicts -f charts/ramp/crds/") {
 		t.Errorf("NOTES.txt does not say how to upgrade the CRDs:\n%s", r.Notes)
 	}
-	if got := strings.Join(names(r.CRDs), " "); got != "analysistemplates.ramp.dev clusteranalysistemplates.ramp.dev rollouts.ramp.dev" {
+	if got := strings.Join(names(r.CRDs), " "); got != "analysistemplates.ramp.dev clusteranalysistemplates.ramp.dev rollouts.ramp.dev verifications.ramp.dev" {
 		t.Errorf("crds/ holds %s, want the AnalysisTemplate, ClusterAnalysisTemplate and Rollout CRDs", got)
 	}
 }

@@ -54,7 +54,7 @@ func TestEnvironments(t *testing.T) {
 		"a digest is found under any image name": {
 			ref:     pinned,
 			records: []v1.Verification{envRecord("dev", "d1", "mirror.example/shop:v2", v1.VerificationPassed, 0, a)},
-			want: []Environment{{Name: "dev", Digests: []DigestRuns{{Digest: a, Outcome: v1.VerificationPassed, Records: []string{"dev/d1"}, PassedSince: envT0, PassedRecord: "dev/d1"}}}},
+			want:    []Environment{{Name: "dev", Digests: []DigestRuns{{Digest: a, Outcome: v1.VerificationPassed, Records: []string{"dev/d1"}, PassedSince: envT0, PassedRecord: "dev/d1"}}}},
 		},
 		"passed since the first pass after the last failure, records oldest first": {
 			ref: pinned,

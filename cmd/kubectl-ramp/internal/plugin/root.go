@@ -76,8 +76,9 @@ func NewCommand(o *Options) *cobra.Command {
 		Short: "Watch and steer Ramp rollouts",
 		Long: `kubectl ramp shows Ramp rollouts and steers them with the ramp.dev annotations.
 
-Exit codes: 0 done (watch: promoted), 1 error or the controller did not act in
-time, 2 watch saw a rollback, 3 watch saw the Rollout fail.`,
+Exit codes: 0 done (watch: promoted; verify: the rollout would start the
+image), 1 error, the controller did not act in time, or verify: it would not,
+2 watch saw a rollback, 3 watch saw the Rollout fail.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ramp"},
@@ -96,6 +97,8 @@ time, 2 watch saw a rollback, 3 watch saw the Rollout fail.`,
 		newAbortCommand(o),
 		newRetryCommand(o),
 		newApproveCommand(o),
+		newHistoryCommand(o),
+		newVerifyCommand(o),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -35,7 +36,8 @@ The header says the environment, the proof it requires, its deploy windows
 and its gates.
 
 -o json or -o yaml prints the runs as a VerificationList, newest first; the
-run in flight, of which no record exists yet, has no name and no outcome.`,
+run in flight (outcome Running), of which status holds the record until it
+is promoted or rolled back, has no creationTimestamp.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "" && output != "json" && output != "yaml" {
@@ -100,10 +102,14 @@ func (s *session) environment(ctx context.Context, ro *v1.Rollout, records []v1.
 		}
 		return ro.Namespace, "namespace unreadable: its ramp.dev/environment label may say otherwise"
 	}
-	if e := ns.Labels[v1.LabelEnvironment]; e != "" {
-		return e, ""
+	e := ns.Labels[v1.LabelEnvironment]
+	switch {
+	case e == "":
+		return ro.Namespace, ""
+	case len(validation.IsDNS1123Label(e)) > 0:
+		return ro.Namespace, fmt.Sprintf("the namespace's %s label %q is no DNS label: ignored", v1.LabelEnvironment, e)
 	}
-	return ro.Namespace, ""
+	return e, ""
 }
 
 // envLine is an environment and the note on how it was found.
@@ -138,7 +144,8 @@ func history(ro *v1.Rollout, env string, records []v1.Verification) []v1.Verific
 		return r.Spec.Revision == st.CanaryRevision && sameTime(r.Spec.StartedAt, st.CanaryStartedAt)
 	}) {
 		r := v1.Verification{Spec: v1.VerificationSpec{
-			Rollout: ro.Name, Environment: env, Revision: st.CanaryRevision, StartedAt: st.CanaryStartedAt.DeepCopy(),
+			Rollout: ro.Name, Environment: env, Revision: st.CanaryRevision, Outcome: v1.VerificationRunning,
+			StartedAt: st.CanaryStartedAt.DeepCopy(),
 			Approvers: append([]v1.Approval(nil), st.Approvals...),
 		}}
 		r.Namespace = ro.Namespace
@@ -229,18 +236,17 @@ func writeHistory(out io.Writer, ro *v1.Rollout, env string, runs []v1.Verificat
 	return tw.Flush()
 }
 
-// outcomeOf is a run's outcome, what status says of a run no record
-// carries yet.
+// outcomeOf is a run's outcome: the phase of the run in flight, and a
+// finished run's record that status holds but no Verification carries yet
+// said so.
 func outcomeOf(ro *v1.Rollout, r *v1.Verification) string {
 	switch {
-	case r.Spec.Outcome != "" && r.CreationTimestamp.IsZero() && r.Name != "":
+	case r.Spec.Outcome == v1.VerificationRunning || r.Spec.Outcome == "":
+		return "Running (" + orDash(string(ro.Status.Phase)) + ")"
+	case r.CreationTimestamp.IsZero():
 		return string(r.Spec.Outcome) + " (not written yet)"
-	case r.Spec.Outcome != "":
-		return string(r.Spec.Outcome)
-	case ro.Status.Phase != "":
-		return "in flight (" + string(ro.Status.Phase) + ")"
 	}
-	return "in flight"
+	return string(r.Spec.Outcome)
 }
 
 // stamp is a time in UTC to the second, "-" when unset.

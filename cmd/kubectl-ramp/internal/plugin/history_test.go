@@ -129,7 +129,7 @@ func TestHistory(t *testing.T) {
 		`Gates:\s+step 1 at 50%: 2 approvals\n`,
 		`Records:\s+2 kept \(at most 20, spec.promotion.historyLimit\)\n`,
 		`(?m)^REVISION\s+OUTCOME\s+STARTED\s+PROMOTED\s+WATCH-END\s+FINISHED\s+DIGESTS\s+APPROVERS\s+NOTES$`,
-		`(?m)^8a9b7c6d5\s+in flight \(Paused\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:cccccccccccc\s+carol\s+-$`,
+		`(?m)^8a9b7c6d5\s+Running \(Paused\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:cccccccccccc\s+carol\s+-$`,
 		`(?m)^7f5c8d6b4\s+Failed\s+`+histStamp(base.Add(time.Hour))+`\s+-\s+-\s+\+3m\s+sha256:bbbbbbbbbbbb\s+-\s+override: INC-42 hotfix; rolled back: error-rate 0.05 > 0.01 at step 0$`,
 		`(?m)^6d8f7c9b5\s+Passed\s+`+histStamp(base)+`\s+\+12m\s+\+42m\s+\+42m\s+sha256:aaaaaaaaaaaa\s+alice,bob\s+proof: staging/shop-6d8f7c9b5-0$`)
 	if i, j, k := strings.Index(r.out, "\n8a9b7c6d5"), strings.Index(r.out, "\n7f5c8d6b4"), strings.Index(r.out, "\n6d8f7c9b5"); i < 0 || !(i < j && j < k) {
@@ -149,7 +149,7 @@ func TestHistory(t *testing.T) {
 	for _, it := range list.Items {
 		got = append(got, it.Name+":"+it.Spec.Revision+":"+string(it.Spec.Outcome))
 	}
-	if want := []string{":8a9b7c6d5:", "shop-7f5c8d6b4-2:7f5c8d6b4:Failed", "shop-6d8f7c9b5-1:6d8f7c9b5:Passed"}; strings.Join(got, " ") != strings.Join(want, " ") {
+	if want := []string{":8a9b7c6d5:Running", "shop-7f5c8d6b4-2:7f5c8d6b4:Failed", "shop-6d8f7c9b5-1:6d8f7c9b5:Passed"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("-o json runs %v, want %v", got, want)
 	}
 	if list.Items[0].Spec.Environment != "prod" || list.Items[1].ManagedFields != nil {
@@ -162,8 +162,24 @@ func TestHistory(t *testing.T) {
 	f.expect(r, 0)
 	contains(t, r.out, `(?m)^kind: VerificationList$`, `reason: INC-42 hotfix`)
 
-	// Once the controller wrote the run into status.verification (not yet
-	// a Verification), it is shown once, from there.
+	// The controller keeps the record of the run in flight in
+	// status.verification (Running): the same run, shown once.
+	f.putStatus("shop", func(st *v1.RolloutStatus) {
+		st.Phase = v1.PhaseProgressing
+		st.Verification = &v1.VerificationRecord{Name: "shop-8a9b7c6d5-4", Record: v1.VerificationSpec{
+			Rollout: "shop", Environment: "prod", Revision: "8a9b7c6d5", Outcome: v1.VerificationRunning, Images: img(histDigest("c")),
+			StartedAt: histAt(base.Add(170 * time.Minute)), Approvers: []v1.Approval{{User: "carol"}},
+		}}
+	})
+	r = f.run("history", "shop")
+	f.expect(r, 0)
+	contains(t, r.out, `(?m)^8a9b7c6d5\s+Running \(Progressing\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:cccccccccccc\s+carol\s+-$`)
+	if n := strings.Count(r.out, "\n8a9b7c6d5"); n != 1 {
+		t.Errorf("the run in flight is listed %d times:\n%s", n, r.out)
+	}
+
+	// Promoted, its watch under way: the record status holds is Watching
+	// and not written yet as a Verification.
 	f.putStatus("shop", func(st *v1.RolloutStatus) {
 		st.Phase, st.StableRevision, st.CanaryRevision = v1.PhaseHealthy, "8a9b7c6d5", ""
 		st.Verification = &v1.VerificationRecord{Name: "shop-8a9b7c6d5-4", Record: v1.VerificationSpec{

@@ -60,6 +60,16 @@ type imageLook struct {
 	failed   bool // the list failed: retried at a later reconcile, none is asked for
 }
 
+// looked reports whether color c's pods of revision rev were listed since
+// it last changed, so that status.images says what its ready pods run
+// (nothing, when none was found).
+func (l *imageLooks) looked(ro types.NamespacedName, c v1.Color, rev string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, ok := l.m[imageLookKey{rollout: ro, color: c}]
+	return ok && !last.failed && last.revision == rev
+}
+
 // forget drops a deleted Rollout's looks.
 func (l *imageLooks) forget(ro types.NamespacedName) {
 	l.mu.Lock()

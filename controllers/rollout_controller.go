@@ -59,6 +59,8 @@ type RolloutReconciler struct {
 
 	// images remembers the last pod lists of status.images.
 	images imageLooks
+	// envs remembers the environment labels of namespaces.
+	envs environments
 }
 
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts,verbs=list;watch;patch
@@ -133,6 +135,16 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		w.obs.WindowNext = ws.Next
 	}
+	// What the colors' pods run, before deciding: the proof of a canary's
+	// digests is judged on it.
+	images, imagesRequeue := r.observeImages(ctx, &ro, w, ro.Status.Images)
+	w.obs.Environment = r.environment(ctx, &ro)
+	if w.obs.Proof, err = r.observeProof(ctx, &ro, w, images); err != nil {
+		return ctrl.Result{}, err
+	}
+	if w.obs.RecordPending, err = r.recordPending(ctx, &ro); err != nil {
+		return ctrl.Result{}, err
+	}
 	checked, checking := r.takeChecks(&ro, w)
 
 	prev := ro.Status.DeepCopy()
@@ -141,8 +153,8 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// write rather than in one of its own once the actions are done.
 	d.Status.ObservedGeneration = ro.Generation
 	d.Status.Replicas, d.Status.Selector = scaleStatus(&ro, w)
-	var imagesRequeue time.Duration
-	d.Status.Images, imagesRequeue = r.observeImages(ctx, &ro, w, prev.Images)
+	d.Status.Images = images
+	d.Status.Verification = plan.Record(ro.Name, prev, &d.Status, w.obs)
 	r.recordMoments(ctx, &ro, prev, &d.Status, w.obs.Revision)
 	writer, router := r.Client, r.Router
 	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {
@@ -183,6 +195,10 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if svcErr != nil {
 		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
+	}
+	if err := r.writeRecord(ctx, &ro); err != nil {
+		r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "VerificationNotWritten", "Verified", "%v", err)
+		return ctrl.Result{}, err // after the plan acted: a record never holds a rollback
 	}
 	if err := r.cleanConfigCopies(ctx, &ro, w); err != nil {
 		return ctrl.Result{}, err

@@ -67,6 +67,22 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Rollout{}, requiresIndex, func(o client.Object) []string {
+		return requiredEnvironments(o.(*v1.Rollout))
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Verification{}, verificationEnvIndex, func(o client.Object) []string {
+		return []string{o.(*v1.Verification).Spec.Environment}
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1.Verification{}, verificationRolloutIndex, func(o client.Object) []string {
+		v := o.(*v1.Verification)
+		return []string{v.Namespace + "/" + v.Spec.Rollout}
+	}); err != nil {
+		return err
+	}
 	if workers < 1 {
 		workers = 1
 	}
@@ -94,6 +110,7 @@ func (r *RolloutReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfConfig("Secret"))).
 		Watches(&v1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate(v1.KindAnalysisTemplate))).
 		Watches(&v1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfTemplate(v1.KindClusterAnalysisTemplate))).
+		Watches(&v1.Verification{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsOfVerification)).
 		WatchesRawSource(source.Channel(r.Checks.Events(), &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("rollout")

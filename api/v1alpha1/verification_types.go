@@ -48,7 +48,7 @@ type VerificationList struct {
 }
 
 // VerificationOutcome is how a run ended.
-// +kubebuilder:validation:Enum=Passed;Failed;Watching
+// +kubebuilder:validation:Enum=Passed;Failed;Watching;Running
 type VerificationOutcome string
 
 const (
@@ -193,6 +193,18 @@ type PromotionRequirement struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Environment string `json:"environment"`
 
+	// namespaces are the namespaces whose records of this environment
+	// count. Without them, only records in a namespace labelled
+	// ramp.dev/environment: <environment>, or named <environment>, count:
+	// a namespace's label is its cluster admin's to set, so a team cannot
+	// make its own namespace's runs pass for staging by naming it in a
+	// Rollout's spec.environment.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	Namespaces []string `json:"namespaces,omitempty"`
+
 	// soak is how long ago the digest must have passed there (its first
 	// Passed record since its last Failed one). Default 0.
 	// +optional
@@ -237,3 +249,8 @@ const ReasonProofMissing = "ProofMissing"
 // ReasonProofOverridden: a revision started without its proof, by
 // ramp.dev/promotion-override.
 const ReasonProofOverridden = "ProofOverridden"
+
+// VerificationRunning is the outcome of the run in flight. It is kept in
+// the Rollout's status only: Ramp writes a Verification once a run is
+// promoted or rolled back.
+const VerificationRunning VerificationOutcome = "Running"

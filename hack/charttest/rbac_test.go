@@ -40,6 +40,10 @@ var unusedAllowed = map[access]string{
 	{Verb: "delete", Group: "batch", Resource: "jobs"}: "a job check's Job is deleted once its step, revision or rollout is over",
 	{Verb: "get", Group: "batch", Resource: "jobs"}: "a job check's Job is read live only when its creation finds one of its " +
 		"name that the cache does not show yet (or that is not Ramp's)",
+	{Verb: "patch", Group: "ramp.dev", Resource: "verifications"}: "only a Rollout with spec.postPromotion patches its " +
+		"Watching record to Passed when the watch ends; controllers/verification_test.go exercises it",
+	{Verb: "delete", Group: "ramp.dev", Resource: "verifications"}: "records are deleted only beyond " +
+		"spec.promotion.historyLimit (20 by default)",
 }
 
 // The controller, running as the chart's ServiceAccount under the chart's

@@ -33,7 +33,7 @@ func ruleClass(a access) string {
 		return leaderElectionRules
 	case a.Group == "authentication.k8s.io" && a.Resource == "tokenreviews", a.Group == "authorization.k8s.io" && a.Resource == "subjectaccessreviews":
 		return metricsAuthRules
-	case a.Group == "ramp.dev" && a.Resource == "clusteranalysistemplates":
+	case a.Group == "ramp.dev" && a.Resource == "clusteranalysistemplates", a.Group == "" && a.Resource == "namespaces":
 		return clusterTemplateRules
 	}
 	return mainRules

@@ -65,13 +65,15 @@ var rules = []rule{
 	{dir: "internal/plan", allowed: []string{"api"}, banned: clients},
 	{dir: "internal/windows", allowed: []string{"api"}, banned: clients},
 	{dir: "internal/imagepolicy", allowed: []string{"api"}, banned: clients},
+	// The proof decision is shared by the controller and kubectl ramp verify.
+	{dir: "internal/proof", allowed: []string{"api"}, banned: clients},
 	{dir: "analysis", allowed: []string{"api"}, banned: []string{"sigs.k8s.io/controller-runtime", "sigs.k8s.io/gateway-api"}},
 	{dir: "traffic", allowed: []string{"api"}},
 	// The notification sender knows nothing of Kubernetes nor of Ramp's API.
 	{dir: "notify", allowed: []string{}, banned: append([]string{"k8s.io/api", "k8s.io/apimachinery"}, clients...)},
 	// The Argo CD Lua runner reads objects and scripts, nothing of Ramp's.
 	{dir: "internal/argocdlua", allowed: []string{}, banned: clients},
-	{dir: "controllers", allowed: []string{"api", "analysis", "traffic", "notify", "internal/plan", "internal/metrics", "internal/windows", "internal/imagepolicy"}},
+	{dir: "controllers", allowed: []string{"api", "analysis", "traffic", "notify", "internal/plan", "internal/metrics", "internal/windows", "internal/imagepolicy", "internal/proof"}},
 	{dir: "internal/manager", allowed: []string{"api", "analysis", "traffic", "notify", "controllers", "internal/fresh", "internal/metrics"}},
 	{dir: "cmd/ramp-controller", allowed: []string{"internal/manager", "api"}},
 }

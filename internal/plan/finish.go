@@ -78,6 +78,8 @@ func (m *machine) conditions() {
 		set(v1.ConditionProgressing, true, "RollingBack", st.Message)
 	case st.Phase == v1.PhaseRolledBack:
 		set(v1.ConditionProgressing, false, "RolledBack", st.Message)
+	case m.situation == SituationAwaitingProof:
+		set(v1.ConditionProgressing, false, v1.ReasonProofMissing, st.Message)
 	default:
 		set(v1.ConditionProgressing, false, "Idle", "nothing in flight")
 	}

@@ -100,6 +100,8 @@ func (m *machine) run() {
 		m.rolledBack()
 	case SituationWaitingForWindow:
 		m.waitForWindow()
+	case SituationAwaitingProof:
+		m.waitForProof()
 	case SituationStarting:
 		m.start()
 		m.progress()
@@ -287,6 +289,10 @@ func (m *machine) rolledBack() {
 		m.ctl.retry = false
 		m.event(true, v1.ReasonTemplateUnresolved, "ramp.dev/retry ignored: %s cannot start: %s", m.st.CanaryRevision, p)
 	}
+	if p := proofBlocked(m.obs); m.ctl.retry && p != "" {
+		m.ctl.retry = false
+		m.event(true, v1.ReasonProofMissing, "ramp.dev/retry ignored: %s cannot start: %s", m.st.CanaryRevision, p)
+	}
 	if m.ctl.retry {
 		m.ctl.retry = false
 		m.event(false, "Retry", "ramp.dev/retry: rolling out %s again from step 0", m.st.CanaryRevision)
@@ -368,6 +374,10 @@ func (m *machine) start() {
 	m.st.Phase = v1.PhaseProgressing
 	now := m.now()
 	m.st.WaitingForPodsSince = &now
+	m.st.CanaryStartedAt = &now
+	if m.obs.Proof.Missing != "" && m.obs.Proof.Override != "" {
+		m.event(true, v1.ReasonProofOverridden, "%s starts without its proof by %s (%s): %s", m.obs.Revision, v1.AnnotationPromotionOverride, m.obs.Proof.Override, m.obs.Proof.Missing)
+	}
 	m.obs.Checks = nil // any checks of this reconcile were of the abandoned canary
 }
 

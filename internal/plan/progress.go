@@ -92,6 +92,12 @@ var rollbackRules = []rollbackRule{
 		return "aborted by " + v1.AnnotationAbort + ": " + reason
 	}},
 	{"CheckFailed", func(_ *machine, breach string, _ int32, _ bool) string { return breach }},
+	{"ImageUnproven", func(m *machine, _ string, _ int32, _ bool) string {
+		if m.obs.Proof.Unproven != "" {
+			return "unproven image: " + m.obs.Proof.Unproven
+		}
+		return ""
+	}},
 	{"NoReadyPods", func(m *machine, _ string, ready int32, known bool) string {
 		if known && ready == 0 && m.st.CanaryWeight > 0 {
 			return fmt.Sprintf("%s has no ready pods at %d%%", m.st.StableColor.Other(), m.st.CanaryWeight)
@@ -328,6 +334,8 @@ func (m *machine) holdReason() (reason, why string) {
 	switch {
 	case m.invalid != "":
 		return v1.ReasonInvalid, m.invalid
+	case m.obs.Proof.Unseen:
+		return v1.ReasonProofMissing, "reading the image digests the canary's ready pods run before any traffic goes to them"
 	case m.ctl.paused:
 		return v1.ReasonPausedByAnnotation, "paused by " + v1.AnnotationPause
 	case m.obs.WindowClosed != "":

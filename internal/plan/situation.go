@@ -29,6 +29,9 @@ const (
 	SituationRolledBack Situation = "RolledBack"
 	// SituationWaitingForWindow: a new revision waits for a deploy window.
 	SituationWaitingForWindow Situation = "WaitingForWindow"
+	// SituationAwaitingProof: a new revision waits for the upstream proof
+	// spec.promotion.requires asks for, or for the last run's record.
+	SituationAwaitingProof Situation = "AwaitingProof"
 	// SituationStarting: a new revision starts at step 0.
 	SituationStarting Situation = "Starting"
 	// SituationInFlight: the canary revision moves through its steps (or
@@ -65,6 +68,8 @@ func Classify(spec *v1.RolloutSpec, st *v1.RolloutStatus, obs Observations) Situ
 		return SituationRolledBack
 	case !inFlight(st) && obs.WindowClosed != "":
 		return SituationWaitingForWindow
+	case proofBlocked(obs) != "":
+		return SituationAwaitingProof
 	default:
 		return SituationStarting
 	}

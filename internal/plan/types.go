@@ -199,6 +199,37 @@ type Observations struct {
 	Templates TemplateResolution
 	// Jobs are the Jobs of the job checks (see jobs.go).
 	Jobs Jobs
+	// Environment is the Rollout's environment, written into its
+	// Verification records.
+	Environment string
+	// Proof is what spec.promotion.requires decided for the template's
+	// images; zero without requires.
+	Proof Proof
+	// RecordPending says why the Verification of the last run is not
+	// written yet ("" when it is, or there is none to write): a new
+	// revision does not start before it is, since starting replaces the
+	// record status keeps.
+	RecordPending string
+}
+
+// Proof is what the controller found of the upstream proof
+// spec.promotion.requires asks for (see internal/proof).
+type Proof struct {
+	// Missing says which proof the template's images lack; "" when none.
+	Missing string
+	// RecheckAt is when a soak ends, so the verdict may change by itself.
+	RecheckAt time.Time
+	// Override is the reason ramp.dev/promotion-override gives for the
+	// template's revision; it lets the revision start without the proof.
+	Override string
+	// Upstream are the records (namespace/name) the proof rests on.
+	Upstream []string
+	// Unproven says which container of the canary in flight was seen
+	// running a digest the proof does not cover ("" when none): a rollback.
+	Unproven string
+	// Unseen is true while the canary in flight has ready pods whose
+	// digests were not read yet: no weight goes to it before they are.
+	Unseen bool
 }
 
 // Workload is what the controller observed of the Deployment that

@@ -68,7 +68,10 @@ func Check(reqs []v1.PromotionRequirement, images []Image, records []v1.Verifica
 			for _, d := range digests {
 				res := judge(d, env, req, now)
 				if res.missing != "" {
-					missing = append(missing, fmt.Sprintf("%s: %s", img.Ref, res.missing))
+					if Digest(img.Ref) == "" {
+						res.missing = img.Ref + " as " + res.missing // a tag: say which digest it stands for
+					}
+					missing = append(missing, res.missing)
 					if !res.recheck.IsZero() && (v.RecheckAt.IsZero() || res.recheck.Before(v.RecheckAt)) {
 						v.RecheckAt = res.recheck
 					}

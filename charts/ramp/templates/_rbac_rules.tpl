@@ -33,6 +33,12 @@ not Ramp's is refused rather than waited for.
 Pods are listed live (not cached), by a color's labels, only when that
 color's ready revision or ready pod count changed, to record the image
 digests its ready pods run (status.images).
+Verifications: the record of each promoted or rolled-back run is created in
+the Rollout's namespace, a Watching one patched once its watch ends, the
+oldest beyond spec.promotion.historyLimit deleted; all of them are read from
+the cache (list and watch), those of the environments spec.promotion.requires
+names too. Only the controller writes them: the aggregated edit role grants
+read access only, so a namespace's editors cannot forge a proof.
 */}}
 {{- define "ramp.controllerRules" -}}
 - apiGroups: ["ramp.dev"]
@@ -44,6 +50,9 @@ digests its ready pods run (status.images).
 - apiGroups: ["ramp.dev"]
   resources: ["analysistemplates"]
   verbs: ["list", "watch"]
+- apiGroups: ["ramp.dev"]
+  resources: ["verifications"]
+  verbs: ["create", "delete", "list", "patch", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["create", "get", "list", "patch", "watch"]
@@ -91,12 +100,18 @@ ClusterAnalysisTemplates Rollouts name in spec.analysis.templates (read from
 the informer cache, watched so that one that appears starts the revision
 that waited for it). They are cluster-scoped, so a ClusterRole grants them
 even when watchNamespaces limits the rest to Roles; AnalysisTemplates are
-namespaced and go with the controller's rules.
+namespaced and go with the controller's rules. Namespaces: the
+ramp.dev/environment label of a Rollout's namespace names its environment
+(unless spec.environment does); read live (get), at most once a minute per
+namespace.
 */}}
 {{- define "ramp.clusterTemplateRules" -}}
 - apiGroups: ["ramp.dev"]
   resources: ["clusteranalysistemplates"]
   verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
 {{- end }}
 
 {{/*

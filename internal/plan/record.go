@@ -1,0 +1,137 @@
+package plan
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
+)
+
+// maxRecordName bounds a Verification's name (a DNS subdomain).
+const maxRecordName = 253
+
+// RecordName is the name of the Verification of the run of revision that
+// started at started: the same after any restart, a new one for every run.
+func RecordName(rollout, revision string, started metav1.Time) string {
+	suffix := fmt.Sprintf("-%s-%d", revision, started.Unix())
+	if len(rollout)+len(suffix) <= maxRecordName {
+		return rollout + suffix
+	}
+	h := fnv.New32a()
+	h.Write([]byte(rollout))
+	return fmt.Sprintf("%s-%08x%s", rollout[:maxRecordName-len(suffix)-9], h.Sum32(), suffix)
+}
+
+// Record is the status.verification next carries: the record of the run in
+// flight or last finished, decided from the status before (prev) and after
+// (next) this reconcile. A run's record starts with the run (Running, in
+// status only), gathers the digests its pods were seen running, its checks
+// and approvers, and ends Passed (promoted; after its postPromotion watch
+// when there is one, Watching until then) or Failed (rolled back). The
+// controller writes it as a Verification once it is no longer Running.
+func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.VerificationRecord {
+	cur := prev.Verification.DeepCopy()
+	now := metav1.NewTime(obs.Now)
+	if next.CanaryStartedAt != nil && inFlight(next) && (cur == nil || cur.Record.Revision != next.CanaryRevision ||
+		cur.Record.StartedAt == nil || !cur.Record.StartedAt.Equal(next.CanaryStartedAt)) {
+		started := *next.CanaryStartedAt
+		cur = &v1.VerificationRecord{
+			Name: RecordName(rollout, next.CanaryRevision, started),
+			Record: v1.VerificationSpec{
+				Rollout: rollout, Environment: obs.Environment, Revision: next.CanaryRevision,
+				Outcome: v1.VerificationRunning, StartedAt: &started, Upstream: obs.Proof.Upstream,
+			},
+		}
+		if obs.Proof.Missing != "" && obs.Proof.Override != "" {
+			cur.Record.Override = &v1.ProofOverride{Reason: clip(obs.Proof.Override, 1024), Missing: clip(obs.Proof.Missing, 2048)}
+		}
+	}
+	if cur == nil {
+		return nil
+	}
+	r := &cur.Record
+	if r.Outcome != v1.VerificationRunning && r.Outcome != v1.VerificationWatching {
+		if len(r.Images) == 0 {
+			gatherImages(r, next) // promoted before its pods were read
+		}
+		return cur // a finished record never changes otherwise
+	}
+	gather(r, prev, next)
+	rolledBack := next.CanaryRevision == r.Revision && (next.RollbackReason != "" || next.Phase == v1.PhaseRolledBack)
+	switch {
+	case rolledBack:
+		r.Outcome = v1.VerificationFailed
+		r.Reason = clip(next.RollbackReason, 1024)
+		if r.Reason == "" {
+			r.Reason = clip(next.Message, 1024)
+		}
+		r.FinishedAt = &now
+	case r.Outcome == v1.VerificationRunning && next.StableRevision == r.Revision && !inFlight(next):
+		r.PromotedAt = &now
+		if next.PostPromotionUntil != nil {
+			r.Outcome = v1.VerificationWatching
+			r.Reason = "promoted; watching until " + next.PostPromotionUntil.UTC().Format("2006-01-02T15:04:05Z")
+		} else {
+			r.Outcome = v1.VerificationPassed
+			r.Reason = "promoted"
+			r.FinishedAt = &now
+		}
+	case r.Outcome == v1.VerificationWatching && next.StableRevision == r.Revision && next.PostPromotionUntil == nil:
+		r.Outcome = v1.VerificationPassed
+		r.Reason = "promoted; the watch after promotion passed"
+		r.WatchEndedAt, r.FinishedAt = &now, &now
+	}
+	return cur
+}
+
+// gather copies into r what next shows of its run: the digests its ready
+// pods were seen running, the last check of each metric, and every user
+// whose approval it counted.
+func gather(r *v1.VerificationSpec, prev, next *v1.RolloutStatus) {
+	gatherImages(r, next)
+	if a := next.Analysis; a != nil && len(a.Metrics) > 0 && (next.CanaryRevision == r.Revision || next.StableRevision == r.Revision) {
+		checks := make([]v1.RecordedCheck, 0, len(a.Metrics))
+		for _, ms := range a.Metrics {
+			if len(checks) == 64 {
+				break
+			}
+			checks = append(checks, v1.RecordedCheck{Name: ms.Name, Phase: ms.Phase, Value: clip(ms.Value, 256), StableValue: clip(ms.StableValue, 256)})
+		}
+		r.Checks = checks
+	}
+	// A step's approvals are dropped once it passes, in the same decision
+	// that may have counted them: take them from before and after.
+	var approvals []v1.Approval
+	for _, st := range []*v1.RolloutStatus{prev, next} {
+		if st.CanaryRevision == r.Revision {
+			approvals = append(approvals, st.Approvals...)
+		}
+	}
+	{
+		for _, ap := range approvals {
+			if len(r.Approvers) < 32 && !slices.ContainsFunc(r.Approvers, func(x v1.Approval) bool { return x.User == ap.User }) {
+				r.Approvers = append(r.Approvers, ap)
+			}
+		}
+	}
+}
+
+// gatherImages copies the digests next shows the run's revision running.
+func gatherImages(r *v1.VerificationSpec, next *v1.RolloutStatus) {
+	for _, ci := range next.Images {
+		if ci.Revision == r.Revision && ci.Pods > 0 && len(ci.Containers) > 0 {
+			r.Images = slices.Clone(ci.Containers)
+			return
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

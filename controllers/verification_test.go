@@ -100,6 +100,17 @@ func TestVerificationRecords(t *testing.T) {
 		t.Errorf("changing a Passed record: %v, want refused", err)
 	}
 
+	// A record lost after the status said Passed (a failed write, a crash
+	// between the two writes, someone deleting it) is written again from
+	// the status before anything else starts.
+	if err := f.c.Delete(f.ctx, pass); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually(10*time.Second, "the lost record written again", func() bool {
+		again := f.recordOf("rec", v2, v1.VerificationPassed)
+		return again != nil && again.UID != pass.UID && again.Name == pass.Name
+	}, func() string { return describeRecords(f.records("rec")) })
+
 	// v3 runs on blue (the canary now) and breaches: recorded Failed.
 	f.pod("rec", v1.Blue, "rec-blue-3", "shop:v3", "registry.example/shop@"+c, true)
 	prom.Set(f.ns, "rec-blue", errorMetric, testenv.Answer{Value: 0.4})

@@ -85,29 +85,40 @@ func (s *session) recordsOf(ctx context.Context, ro *v1.Rollout) ([]v1.Verificat
 }
 
 // environment is what the controller names ro's environment:
-// spec.environment, else its namespace's ramp.dev/environment label, else
-// the namespace's name. A namespace the caller cannot read leaves the
-// environment its own records name (or the namespace's name), and note
-// says so.
+// spec.environment, else its namespace's environment. A namespace the
+// caller cannot read leaves the environment its own records name (or the
+// namespace's name), and note says so.
 func (s *session) environment(ctx context.Context, ro *v1.Rollout, records []v1.Verification) (name, note string) {
 	if ro.Spec.Environment != "" {
 		return ro.Spec.Environment, ""
 	}
-	var ns corev1.Namespace
-	if err := s.c.Get(ctx, types.NamespacedName{Name: ro.Namespace}, &ns); err != nil {
-		for i := len(records) - 1; i >= 0; i-- {
-			if e := records[i].Spec.Environment; e != "" {
-				return e, "as its records say; namespace " + ro.Namespace + " unreadable"
-			}
+	env, note := s.namespaceEnv(ctx, ro.Namespace)
+	if note == "" {
+		return env, ""
+	}
+	for i := len(records) - 1; i >= 0; i-- {
+		if e := records[i].Spec.Environment; e != "" {
+			return e, "as its records say; namespace " + ro.Namespace + " unreadable"
 		}
-		return ro.Namespace, "namespace unreadable: its ramp.dev/environment label may say otherwise"
+	}
+	return env, note
+}
+
+// namespaceEnv is a namespace's environment as the controller reads it:
+// its ramp.dev/environment label when that is a DNS label, else its name.
+// note says when the namespace could not be read (its name is taken then)
+// or its label was ignored.
+func (s *session) namespaceEnv(ctx context.Context, name string) (env, note string) {
+	var ns corev1.Namespace
+	if err := s.c.Get(ctx, types.NamespacedName{Name: name}, &ns); err != nil {
+		return name, "namespace unreadable: its " + v1.LabelEnvironment + " label may say otherwise"
 	}
 	e := ns.Labels[v1.LabelEnvironment]
 	switch {
 	case e == "":
-		return ro.Namespace, ""
+		return name, ""
 	case len(validation.IsDNS1123Label(e)) > 0:
-		return ro.Namespace, fmt.Sprintf("the namespace's %s label %q is no DNS label: ignored", v1.LabelEnvironment, e)
+		return name, fmt.Sprintf("the namespace's %s label %q is no DNS label: ignored", v1.LabelEnvironment, e)
 	}
 	return e, ""
 }

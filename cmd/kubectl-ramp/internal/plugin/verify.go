@@ -33,6 +33,10 @@ outcome of its latest run there, when it first passed since its last failure
 and the records. Then spec.promotion.requires is judged on those records as
 the controller judges it. When Verifications of all namespaces cannot be
 listed, those of the Rollout's namespace are used, and the output says so.
+As the controller does, only records in a namespace the requirement lists
+(spec.promotion.requires[].namespaces), or else in a namespace of that
+environment (its ramp.dev/environment label, else its name), count; others
+claiming a required environment are named as ignored.
 
 Exits 0 when the rollout would start the images now (proven, or by a
 ramp.dev/promotion-override naming the template's revision), 1 when not,
@@ -59,6 +63,18 @@ printing the missing proof.`,
 			v := verifyView{
 				ro: ro, env: envLine(env, note), images: imagesToVerify(ro, refs),
 				records: records, scope: scope, now: o.now(),
+			}
+			seen := map[string]string{}
+			v.namespaceEnv = func(ns string) string {
+				if e, ok := seen[ns]; ok {
+					return e
+				}
+				e, note := s.namespaceEnv(cmd.Context(), ns)
+				if note != "" {
+					v.unreadable = append(v.unreadable, fmt.Sprintf("namespace %s: %s; taken as environment %s", ns, note, e))
+				}
+				seen[ns] = e
+				return e
 			}
 			return writeVerify(cmd.OutOrStdout(), v)
 		},
@@ -114,6 +130,11 @@ type verifyView struct {
 	records []v1.Verification
 	scope   string // where records were listed
 	now     time.Time
+	// namespaceEnv is the environment of a namespace, as the controller
+	// reads it (proof.Trusted); unreadable are the namespaces it could not
+	// read, taken as environments of their name.
+	namespaceEnv func(string) string
+	unreadable   []string
 }
 
 // writeVerify writes the view of kubectl ramp verify and returns an
@@ -144,7 +165,17 @@ func writeVerify(out io.Writer, v verifyView) error {
 	}
 	fmt.Fprintln(out)
 
-	verdict := proof.Check(reqs, v.images, v.records, v.now)
+	trusted, ignored := proof.Trusted(reqs, v.records, v.namespaceEnv)
+	if ignored != "" {
+		line("Ignored", "%s", ignored)
+	}
+	for _, n := range v.unreadable {
+		line("Namespace", "%s", n)
+	}
+	verdict := proof.Check(reqs, v.images, trusted, v.now)
+	if verdict.Missing != "" && ignored != "" {
+		verdict.Missing += " (" + ignored + ")" // as the controller says it
+	}
 	override, problem := "", ""
 	if _, ok := ro.Annotations[v1.AnnotationPromotionOverride]; ok {
 		rev := controllers.Revision(&ro.Spec.Template)

@@ -82,17 +82,17 @@ func TestVerify(t *testing.T) {
 	contains(t, r.out,
 		`Image:\s+`+q(repo+"@"+b)+`\n`,
 		`(?m)^  `+stagingEnv+` \(required\)\s+sha256:bbbbbbbbbbbb\s+Passed\s+`+histStamp(now.Add(-10*time.Minute))+` \(10m ago\)\s+`+staging.ns+`/shop-s2$`,
-		`Would start:\s+no: `+q(repo+"@"+b+": sha256:bbbbbbbbbbbb passed in "+stagingEnv+" at "+histStamp(now.Add(-10*time.Minute))+
+		`Would start:\s+no: `+q("sha256:bbbbbbbbbbbb passed in "+stagingEnv+" at "+histStamp(now.Add(-10*time.Minute))+
 			" ("+staging.ns+"/shop-s2) and soaks for 1h0m0s, until "+until)+`\n`,
 		`Recheck:\s+`+until+` \(in (49|50)m\), when a soak ends\n`)
-	contains(t, r.err, `error: rollout shop would not start it now: `+q(repo+"@"+b+": sha256:bbbbbbbbbbbb passed in "+stagingEnv))
+	contains(t, r.err, `error: rollout shop would not start it now: `+q("sha256:bbbbbbbbbbbb passed in "+stagingEnv))
 
 	// Passed, then failed: the latest run counts.
 	r = prod.run("verify", "shop", "--image", repo+"@"+c)
 	prod.expect(r, 1)
 	contains(t, r.out,
 		`(?m)^  `+stagingEnv+` \(required\)\s+sha256:cccccccccccc\s+Failed: error-rate 0.05 > 0.01 at step 1\s+-\s+`+staging.ns+`/shop-s3,`+staging.ns+`/shop-s4$`,
-		`Would start:\s+no: `+q(repo+"@"+c+": sha256:cccccccccccc failed in "+stagingEnv+" ("+staging.ns+"/shop-s4: error-rate 0.05 > 0.01 at step 1) and has not passed there since")+`\n`)
+		`Would start:\s+no: `+q("sha256:cccccccccccc failed in "+stagingEnv+" ("+staging.ns+"/shop-s4: error-rate 0.05 > 0.01 at step 1) and has not passed there since")+`\n`)
 	if strings.Contains(r.out, "Recheck:") {
 		t.Errorf("a failed digest has no soak to wait for:\n%s", r.out)
 	}
@@ -142,11 +142,23 @@ func TestVerify(t *testing.T) {
 	prod.expect(r, 0)
 	contains(t, r.out,
 		`Override:\s+ramp.dev/promotion-override starts revision `+rev+` without proof: INC-7 staging is down\n`,
-		`Would start:\s+yes, by ramp.dev/promotion-override \(INC-7 staging is down\), though proof is missing: `+q(repo+"@"+b+": sha256:bbbbbbbbbbbb passed in "+stagingEnv)+`.* until `+until+`\n`)
+		`Would start:\s+yes, by ramp.dev/promotion-override \(INC-7 staging is down\), though proof is missing: `+q("sha256:bbbbbbbbbbbb passed in "+stagingEnv)+`.* until `+until+`\n`)
 	r = prod.run("verify", "shop", "--image", repo+"@"+c)
 	prod.expect(r, 1)
 	contains(t, r.out, `Override:\s+ramp.dev/promotion-override names revision `+rev+` \(spec.template\), whose images are not those verified here: it does not count for them\n`,
 		`Would start:\s+no: `)
+
+	// A record that claims staging from a namespace of another environment
+	// does not count, as for the controller, and verify says so.
+	n := histDigest("9")
+	run(prod, stagingEnv, "x1", repo+"@"+n, v1.VerificationPassed, now.Add(-3*time.Hour), n)
+	r = prod.run("verify", "shop", "--image", repo+"@"+n)
+	prod.expect(r, 1)
+	ignored := q("records claiming a required environment in namespace(s) " + prod.ns + " were ignored: not that environment's namespace (label it ramp.dev/environment, or list it in promotion.requires[].namespaces)")
+	contains(t, r.out,
+		`(?m)^  `+stagingEnv+` \(required\)\s+sha256:999999999999\s+Passed\s+.*`+prod.ns+`/shop-x1$`,
+		`Ignored:\s+`+ignored+`\n`,
+		`Would start:\s+no: sha256:999999999999 has no Passed verification in `+stagingEnv+` \(`+ignored+`\)\n`)
 }
 
 // Someone who may list Verifications only in the Rollout's namespace gets
@@ -182,7 +194,7 @@ func TestVerifyNamespaceOnly(t *testing.T) {
 		`Environment:\s+`+prod.ns+` \(namespace unreadable: its ramp.dev/environment label may say otherwise\)\n`,
 		`Records:\s+0 Verifications in namespace `+prod.ns+` only \(you may not list verifications in all namespaces: records elsewhere are not seen\)\n`,
 		`(?m)^  `+stagingEnv+` \(required\)\s+-\s+-\s+-\s+never ran it$`,
-		`Would start:\s+no: `+regexp.QuoteMeta(repo+"@"+a)+`: sha256:aaaaaaaaaaaa has no Passed verification in `+stagingEnv+`\n`)
+		`Would start:\s+no: sha256:aaaaaaaaaaaa has no Passed verification in `+stagingEnv+`\n`)
 }
 
 // grant gives user the rules in the fixture's namespace through a Role

@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func histDigest(c string) string { return "sha256:" + strings.Repeat(c, 64) }
 func TestHistory(t *testing.T) {
 	t.Parallel()
 	f := newBareFixture(t, "prod", "prod")
-	ro := testenv.Rollout(f.ns, "shop", "registry.example/shop@"+histDigest("c"), prom.URL)
+	ro := testenv.Rollout(f.ns, "shop", "registry.example/shop@"+histDigest("3"), prom.URL)
 	ro.Spec.Steps = []v1.Step{{Weight: 10}, {Weight: 50, Pause: &v1.PauseGate{Approvals: 2}}, {Weight: 100}}
 	ro.Spec.DeployWindows = []v1.DeployWindow{
 		{Kind: v1.WindowAllow, Schedule: "0 8 * * 1-5", Duration: metav1.Duration{Duration: 10 * time.Hour}, TimeZone: "Europe/Berlin"},
@@ -93,20 +94,20 @@ func TestHistory(t *testing.T) {
 	img := func(d string) []v1.ContainerImages {
 		return []v1.ContainerImages{{Name: "app", Image: "registry.example/shop@" + d, Digests: []string{d}}}
 	}
-	f.putRecord("shop-6d8f7c9b5-1", v1.VerificationSpec{
-		Rollout: "shop", Environment: "prod", Revision: "6d8f7c9b5", Outcome: v1.VerificationPassed, Images: img(histDigest("a")),
+	f.putRecord(fmt.Sprintf("shop-6d8f7c9b5-%d", base.Unix()), v1.VerificationSpec{
+		Rollout: "shop", Environment: "prod", Revision: "6d8f7c9b5", Outcome: v1.VerificationPassed, Images: img(histDigest("1")),
 		Approvers: []v1.Approval{{User: "alice"}, {User: "bob"}},
 		StartedAt: histAt(base), PromotedAt: histAt(base.Add(12 * time.Minute)), WatchEndedAt: histAt(base.Add(42 * time.Minute)), FinishedAt: histAt(base.Add(42 * time.Minute)),
-		Upstream: []string{"staging/shop-6d8f7c9b5-0"},
+		Upstream: []string{fmt.Sprintf("staging/shop-6d8f7c9b5-%d", base.Add(-2*time.Hour).Unix())},
 	})
-	f.putRecord("shop-7f5c8d6b4-2", v1.VerificationSpec{
-		Rollout: "shop", Environment: "prod", Revision: "7f5c8d6b4", Outcome: v1.VerificationFailed, Images: img(histDigest("b")),
+	f.putRecord(fmt.Sprintf("shop-7f5c8d6b4-%d", base.Add(time.Hour).Unix()), v1.VerificationSpec{
+		Rollout: "shop", Environment: "prod", Revision: "7f5c8d6b4", Outcome: v1.VerificationFailed, Images: img(histDigest("2")),
 		Reason:    "error-rate 0.05 > 0.01 at step 0",
 		StartedAt: histAt(base.Add(time.Hour)), FinishedAt: histAt(base.Add(time.Hour + 3*time.Minute)),
-		Override: &v1.ProofOverride{Reason: "INC-42 hotfix", Missing: "sha256:bbbbbbbbbbbb has no Passed verification in staging"},
+		Override: &v1.ProofOverride{Reason: "INC-42 hotfix", Missing: "sha256:222222222222 has no Passed verification in staging"},
 	})
-	f.putRecord("cart-5b4c3d2e1-3", v1.VerificationSpec{
-		Rollout: "cart", Environment: "prod", Revision: "5b4c3d2e1", Outcome: v1.VerificationPassed, Images: img(histDigest("d")),
+	f.putRecord(fmt.Sprintf("cart-5b4c3d2e1-%d", base.Add(2*time.Hour).Unix()), v1.VerificationSpec{
+		Rollout: "cart", Environment: "prod", Revision: "5b4c3d2e1", Outcome: v1.VerificationPassed, Images: img(histDigest("4")),
 		StartedAt: histAt(base.Add(2 * time.Hour)), FinishedAt: histAt(base.Add(2 * time.Hour)),
 	})
 	f.putStatus("shop", func(st *v1.RolloutStatus) {
@@ -114,8 +115,8 @@ func TestHistory(t *testing.T) {
 		st.CanaryStartedAt = histAt(base.Add(170 * time.Minute))
 		st.Approvals = []v1.Approval{{User: "carol"}}
 		st.Images = []v1.ColorImages{
-			{Color: v1.Blue, Revision: "6d8f7c9b5", Pods: 4, Containers: img(histDigest("a"))},
-			{Color: v1.Green, Revision: "8a9b7c6d5", Pods: 1, Containers: img(histDigest("c"))},
+			{Color: v1.Blue, Revision: "6d8f7c9b5", Pods: 4, Containers: img(histDigest("1"))},
+			{Color: v1.Green, Revision: "8a9b7c6d5", Pods: 1, Containers: img(histDigest("3"))},
 		}
 	})
 
@@ -129,9 +130,9 @@ func TestHistory(t *testing.T) {
 		`Gates:\s+step 1 at 50%: 2 approvals\n`,
 		`Records:\s+2 kept \(at most 20, spec.promotion.historyLimit\)\n`,
 		`(?m)^REVISION\s+OUTCOME\s+STARTED\s+PROMOTED\s+WATCH-END\s+FINISHED\s+DIGESTS\s+APPROVERS\s+NOTES$`,
-		`(?m)^8a9b7c6d5\s+Running \(Paused\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:cccccccccccc\s+carol\s+-$`,
-		`(?m)^7f5c8d6b4\s+Failed\s+`+histStamp(base.Add(time.Hour))+`\s+-\s+-\s+\+3m\s+sha256:bbbbbbbbbbbb\s+-\s+override: INC-42 hotfix; rolled back: error-rate 0.05 > 0.01 at step 0$`,
-		`(?m)^6d8f7c9b5\s+Passed\s+`+histStamp(base)+`\s+\+12m\s+\+42m\s+\+42m\s+sha256:aaaaaaaaaaaa\s+alice,bob\s+proof: staging/shop-6d8f7c9b5-0$`)
+		`(?m)^8a9b7c6d5\s+Running \(Paused\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:333333333333\s+carol\s+-$`,
+		`(?m)^7f5c8d6b4\s+Failed\s+`+histStamp(base.Add(time.Hour))+`\s+-\s+-\s+\+3m\s+sha256:222222222222\s+-\s+override: INC-42 hotfix; rolled back: error-rate 0.05 > 0.01 at step 0$`,
+		`(?m)^6d8f7c9b5\s+Passed\s+`+histStamp(base)+`\s+\+12m\s+\+42m\s+\+42m\s+sha256:111111111111\s+alice,bob\s+proof: staging/shop-6d8f7c9b5-`+fmt.Sprint(base.Add(-2*time.Hour).Unix())+`$`)
 	if i, j, k := strings.Index(r.out, "\n8a9b7c6d5"), strings.Index(r.out, "\n7f5c8d6b4"), strings.Index(r.out, "\n6d8f7c9b5"); i < 0 || !(i < j && j < k) {
 		t.Errorf("want the runs newest first:\n%s", r.out)
 	}
@@ -149,7 +150,7 @@ func TestHistory(t *testing.T) {
 	for _, it := range list.Items {
 		got = append(got, it.Name+":"+it.Spec.Revision+":"+string(it.Spec.Outcome))
 	}
-	if want := []string{":8a9b7c6d5:Running", "shop-7f5c8d6b4-2:7f5c8d6b4:Failed", "shop-6d8f7c9b5-1:6d8f7c9b5:Passed"}; strings.Join(got, " ") != strings.Join(want, " ") {
+	if want := []string{":8a9b7c6d5:Running", fmt.Sprintf("shop-7f5c8d6b4-%d:7f5c8d6b4:Failed", base.Add(time.Hour).Unix()), fmt.Sprintf("shop-6d8f7c9b5-%d:6d8f7c9b5:Passed", base.Unix())}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("-o json runs %v, want %v", got, want)
 	}
 	if list.Items[0].Spec.Environment != "prod" || list.Items[1].ManagedFields != nil {
@@ -166,14 +167,14 @@ func TestHistory(t *testing.T) {
 	// status.verification (Running): the same run, shown once.
 	f.putStatus("shop", func(st *v1.RolloutStatus) {
 		st.Phase = v1.PhaseProgressing
-		st.Verification = &v1.VerificationRecord{Name: "shop-8a9b7c6d5-4", Record: v1.VerificationSpec{
-			Rollout: "shop", Environment: "prod", Revision: "8a9b7c6d5", Outcome: v1.VerificationRunning, Images: img(histDigest("c")),
+		st.Verification = &v1.VerificationRecord{Name: fmt.Sprintf("shop-8a9b7c6d5-%d", base.Add(170*time.Minute).Unix()), Record: v1.VerificationSpec{
+			Rollout: "shop", Environment: "prod", Revision: "8a9b7c6d5", Outcome: v1.VerificationRunning, Images: img(histDigest("3")),
 			StartedAt: histAt(base.Add(170 * time.Minute)), Approvers: []v1.Approval{{User: "carol"}},
 		}}
 	})
 	r = f.run("history", "shop")
 	f.expect(r, 0)
-	contains(t, r.out, `(?m)^8a9b7c6d5\s+Running \(Progressing\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:cccccccccccc\s+carol\s+-$`)
+	contains(t, r.out, `(?m)^8a9b7c6d5\s+Running \(Progressing\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+-\s+-\s+-\s+sha256:333333333333\s+carol\s+-$`)
 	if n := strings.Count(r.out, "\n8a9b7c6d5"); n != 1 {
 		t.Errorf("the run in flight is listed %d times:\n%s", n, r.out)
 	}
@@ -182,14 +183,14 @@ func TestHistory(t *testing.T) {
 	// and not written yet as a Verification.
 	f.putStatus("shop", func(st *v1.RolloutStatus) {
 		st.Phase, st.StableRevision, st.CanaryRevision = v1.PhaseHealthy, "8a9b7c6d5", ""
-		st.Verification = &v1.VerificationRecord{Name: "shop-8a9b7c6d5-4", Record: v1.VerificationSpec{
-			Rollout: "shop", Environment: "prod", Revision: "8a9b7c6d5", Outcome: v1.VerificationWatching, Images: img(histDigest("c")),
+		st.Verification = &v1.VerificationRecord{Name: fmt.Sprintf("shop-8a9b7c6d5-%d", base.Add(170*time.Minute).Unix()), Record: v1.VerificationSpec{
+			Rollout: "shop", Environment: "prod", Revision: "8a9b7c6d5", Outcome: v1.VerificationWatching, Images: img(histDigest("3")),
 			StartedAt: histAt(base.Add(170 * time.Minute)), PromotedAt: histAt(base.Add(175 * time.Minute)),
 		}}
 	})
 	r = f.run("history", "shop")
 	f.expect(r, 0)
-	contains(t, r.out, `(?m)^8a9b7c6d5\s+Watching \(not written yet\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+\+5m\s+-\s+-\s+sha256:cccccccccccc\s`)
+	contains(t, r.out, `(?m)^8a9b7c6d5\s+Watching \(not written yet\)\s+`+histStamp(base.Add(170*time.Minute))+`\s+\+5m\s+-\s+-\s+sha256:333333333333\s`)
 	if n := strings.Count(r.out, "\n8a9b7c6d5"); n != 1 {
 		t.Errorf("the run in flight is listed %d times:\n%s", n, r.out)
 	}

@@ -152,6 +152,11 @@ func writeVerify(out io.Writer, v verifyView) error {
 	line("Environment", "%s", v.env)
 	line("Requires", "%s", requiresLine(&ro.Spec))
 	line("Records", "%d %s in %s", len(v.records), plural(len(v.records), "Verification", "Verifications"), v.scope)
+	trusted, ignored := proof.Trusted(reqs, v.records, v.namespaceEnv)
+	counts := map[string]bool{}
+	for _, r := range trusted {
+		counts[r.Namespace+"/"+r.Name] = true
+	}
 	for _, img := range v.images {
 		fmt.Fprintln(out)
 		name := img.Ref
@@ -159,13 +164,12 @@ func writeVerify(out io.Writer, v verifyView) error {
 			name = img.Container + "  " + img.Ref
 		}
 		line("Image", "%s", name)
-		if err := writeEnvironments(out, img.Ref, v.records, reqs, v.now); err != nil {
+		if err := writeEnvironments(out, img.Ref, v.records, reqs, counts, v.now); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(out)
 
-	trusted, ignored := proof.Trusted(reqs, v.records, v.namespaceEnv)
 	if ignored != "" {
 		line("Ignored", "%s", ignored)
 	}
@@ -209,7 +213,9 @@ func writeVerify(out io.Writer, v verifyView) error {
 
 // writeEnvironments writes, for one image reference, the table of the
 // environments that ran it, and a row for each required one that did not.
-func writeEnvironments(out io.Writer, ref string, records []v1.Verification, reqs []v1.PromotionRequirement, now time.Time) error {
+// A record of a required environment that does not count (not in counts:
+// proof.Trusted left it out) is marked ignored.
+func writeEnvironments(out io.Writer, ref string, records []v1.Verification, reqs []v1.PromotionRequirement, counts map[string]bool, now time.Time) error {
 	envs := proof.Environments(ref, records)
 	for _, r := range reqs {
 		if !slices.ContainsFunc(envs, func(e proof.Environment) bool { return e.Name == r.Environment }) {
@@ -226,7 +232,8 @@ func writeEnvironments(out io.Writer, ref string, records []v1.Verification, req
 	var problems []string
 	for _, e := range envs {
 		name := e.Name
-		if slices.ContainsFunc(reqs, func(r v1.PromotionRequirement) bool { return r.Environment == e.Name }) {
+		required := slices.ContainsFunc(reqs, func(r v1.PromotionRequirement) bool { return r.Environment == e.Name })
+		if required {
 			name += " (required)"
 		}
 		if len(e.Digests) == 0 {
@@ -241,7 +248,13 @@ func writeEnvironments(out io.Writer, ref string, records []v1.Verification, req
 			if d.Outcome == v1.VerificationFailed {
 				latest += ": " + orDash(d.FailedReason)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, shortDigest(d.Digest), latest, passed, strings.Join(d.Records, ","))
+			recs := slices.Clone(d.Records)
+			for i, r := range recs {
+				if required && !counts[r] {
+					recs[i] = r + " (ignored)"
+				}
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", name, shortDigest(d.Digest), latest, passed, strings.Join(recs, ","))
 		}
 		if e.Problem != "" {
 			problems = append(problems, e.Problem)

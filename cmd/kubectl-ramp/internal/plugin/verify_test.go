@@ -156,7 +156,7 @@ func TestVerify(t *testing.T) {
 	prod.expect(r, 1)
 	ignored := q("records claiming a required environment in namespace(s) " + prod.ns + " were ignored: not that environment's namespace (label it ramp.dev/environment, or list it in promotion.requires[].namespaces)")
 	contains(t, r.out,
-		`(?m)^  `+stagingEnv+` \(required\)\s+sha256:999999999999\s+Passed\s+.*`+prod.ns+`/shop-x1$`,
+		`(?m)^  `+stagingEnv+` \(required\)\s+sha256:999999999999\s+Passed\s+.*`+prod.ns+`/shop-x1 \(ignored\)$`,
 		`Ignored:\s+`+ignored+`\n`,
 		`Would start:\s+no: sha256:999999999999 has no Passed verification in `+stagingEnv+` \(`+ignored+`\)\n`)
 }
@@ -169,7 +169,7 @@ func TestVerifyNamespaceOnly(t *testing.T) {
 	stagingEnv := "staging-" + suffix
 	staging := newBareFixture(t, "staging", stagingEnv)
 	prod := newBareFixture(t, "prod", "prod-"+suffix)
-	a := histDigest("a")
+	a := histDigest("7")
 	const repo = "registry.example/shop"
 	staging.putRecord("shop-s1", v1.VerificationSpec{
 		Rollout: "shop", Environment: stagingEnv, Revision: "s1", Outcome: v1.VerificationPassed,
@@ -194,7 +194,7 @@ func TestVerifyNamespaceOnly(t *testing.T) {
 		`Environment:\s+`+prod.ns+` \(namespace unreadable: its ramp.dev/environment label may say otherwise\)\n`,
 		`Records:\s+0 Verifications in namespace `+prod.ns+` only \(you may not list verifications in all namespaces: records elsewhere are not seen\)\n`,
 		`(?m)^  `+stagingEnv+` \(required\)\s+-\s+-\s+-\s+never ran it$`,
-		`Would start:\s+no: sha256:aaaaaaaaaaaa has no Passed verification in `+stagingEnv+`\n`)
+		`Would start:\s+no: sha256:777777777777 has no Passed verification in `+stagingEnv+`\n`)
 }
 
 // grant gives user the rules in the fixture's namespace through a Role

@@ -27,6 +27,16 @@ import (
 // stack.JobRunner, which runs the process and writes the pod's phase).
 const ProcessLabel = "e2e.ramp.dev/process"
 
+// With Options.PullImages, kwok makes a pod Ready only once it carries
+// PulledAnnotation, and gives each container the imageID its annotation
+// ImageIDAnnotationPrefix+<container name> names, as a kubelet reports the
+// digest it pulled (see stack.Registry, which writes both). Without them a
+// pod's imageID stays empty, as kwok leaves it.
+const (
+	PulledAnnotation        = "e2e.ramp.dev/pulled"
+	ImageIDAnnotationPrefix = "e2e.ramp.dev/image-id."
+)
+
 // KwokNodeAnnotation marks the nodes kwok manages.
 const KwokNodeAnnotation = "kwok.x-k8s.io/node"
 
@@ -52,6 +62,10 @@ type Options struct {
 	CRDPaths []string
 	// Scheme for Client; the built-in kinds and Gateway API when nil.
 	Scheme *runtime.Scheme
+	// PullImages holds every pod Pending until something (stack.Registry)
+	// annotates it PulledAnnotation, and makes kwok report the imageIDs
+	// of its ImageIDAnnotationPrefix annotations.
+	PullImages bool
 }
 
 // RepoRoot is the folder holding the module's go.mod.
@@ -100,7 +114,7 @@ func Start(ctx context.Context, dir string, opts Options) (cp *ControlPlane, err
 			return nil, err
 		}
 	}
-	stages, err := kwokStages(root)
+	stages, err := kwokStages(root, opts.PullImages)
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +275,9 @@ func (cp *ControlPlane) Stop() {
 
 // kwokStages returns kwok's configuration: the stages kwokctl uses by default
 // (node initialize and heartbeat, pod ready, complete and delete), read from
-// the kwok module that hack/tools/kwok pins.
-func kwokStages(root string) ([]byte, error) {
+// the kwok module that hack/tools/kwok pins. With pull, pod-ready waits for
+// PulledAnnotation and writes imageIDs (see PullImages).
+func kwokStages(root string, pull bool) ([]byte, error) {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
 	cmd.Dir = filepath.Join(root, "hack", "tools", "kwok")
 	out, err := cmd.Output()
@@ -291,7 +306,27 @@ func kwokStages(root string) ([]byte, error) {
 			}
 			b = []byte(strings.Replace(string(b), anchor, anchor+"    - key: '.metadata.labels[\""+ProcessLabel+"\"]'\n      operator: 'DoesNotExist'\n", 1))
 		}
+		if f == "pod/fast/pod-ready.yaml" && pull {
+			if b, err = pullingStage(b); err != nil {
+				return nil, fmt.Errorf("kwok stage %s: %w", f, err)
+			}
+		}
 		docs = append(docs, string(b))
 	}
 	return []byte(strings.Join(docs, "\n---\n")), nil
+}
+
+// pullingStage changes kwok's pod-ready stage to wait for PulledAnnotation
+// and to report, in every container status, the imageID of the container's
+// ImageIDAnnotationPrefix annotation.
+func pullingStage(b []byte) ([]byte, error) {
+	const anchor = "    - key: '.metadata.deletionTimestamp'\n      operator: 'DoesNotExist'\n"
+	const status = "      - image: {{ .image | Quote }}\n        name: {{ .name | Quote }}\n"
+	s := string(b)
+	if !strings.Contains(s, anchor) || strings.Count(s, status) != 2 {
+		return nil, errors.New("not the stage expected: no deletionTimestamp selector or not two container status templates")
+	}
+	s = strings.Replace(s, anchor, anchor+"    - key: '.metadata.annotations[\""+PulledAnnotation+"\"]'\n      operator: 'Exists'\n", 1)
+	s = strings.ReplaceAll(s, status, status+"        imageID: {{ index $.metadata.annotations (printf \"%s%s\" \""+ImageIDAnnotationPrefix+"\" .name) | Quote }}\n")
+	return []byte(s), nil
 }

@@ -198,10 +198,10 @@ func (r *PodRunner) record(c v1.Color, p *appProc) {
 	if p != nil {
 		r.running[c] = p
 		ev.Spec = p.spec
-		r.Logf("pods: %s-%s runs %s at %s", r.Rollout, c, p.spec, r.Addrs[c])
+		r.Logf("pods: %s/%s-%s runs %s at %s", r.Namespace, r.Rollout, c, p.spec, r.Addrs[c])
 	} else {
 		delete(r.running, c)
-		r.Logf("pods: %s-%s has no Ready pod: process stopped", r.Rollout, c)
+		r.Logf("pods: %s/%s-%s has no Ready pod: process stopped", r.Namespace, r.Rollout, c)
 	}
 	r.events = append(r.events, ev)
 }

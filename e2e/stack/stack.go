@@ -45,6 +45,14 @@ type Options struct {
 	// label, whichever Deployment it belongs to, as the Service's endpoints
 	// would.
 	UserService bool
+	// Namespaces are more namespaces served as Namespace is (environments):
+	// each gets a Rollout named Rollout with its own route, color
+	// addresses, pod runner and Prometheus targets, and the controller
+	// watches them all. In(namespace) is the Stack of one of them.
+	Namespaces []string
+	// Registry, when set, resolves the pods' images to digests: kwok makes
+	// a pod Ready only once the registry gave it its imageIDs.
+	Registry *Registry
 }
 
 // Stack is the running end-to-end stack for one Rollout.
@@ -69,15 +77,20 @@ type Stack struct {
 	logf   func(format string, args ...any)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// views are the Stacks of Options.Namespaces; parent is the Stack a
+	// view belongs to (Stop does nothing on a view).
+	views  map[string]*Stack
+	parent *Stack
 }
 
-// Build builds the demo app, ramp-controller and the smoke test into dir.
+// Build builds the demo app, ramp-controller, the smoke test and the
+// kubectl-ramp plugin into dir.
 func Build(ctx context.Context, dir string) error {
 	root, err := harness.RepoRoot()
 	if err != nil {
 		return err
 	}
-	for bin, pkg := range map[string]string{"app": "./e2e/app", "ramp-controller": "./cmd/ramp-controller", "smoke": "./e2e/cmd/smoke"} {
+	for bin, pkg := range map[string]string{"app": "./e2e/app", "ramp-controller": "./cmd/ramp-controller", "smoke": "./e2e/cmd/smoke", "kubectl-ramp": "./cmd/kubectl-ramp"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, bin), pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -170,15 +183,22 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	o.Logf("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok")
 	s.CP, err = harness.Start(ctx, o.Dir, harness.Options{
-		CRDPaths: append([]string{filepath.Join(root, "config", "crd")}, crds...),
-		Scheme:   testenv.NewScheme(),
+		CRDPaths:   append([]string{filepath.Join(root, "config", "crd")}, crds...),
+		Scheme:     testenv.NewScheme(),
+		PullImages: o.Registry != nil,
 	})
 	if err != nil {
 		return s, err
 	}
 	s.Client = s.CP.Client
-	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}); err != nil {
-		return s, err
+	for _, ns := range append([]string{o.Namespace}, o.Namespaces...) {
+		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return s, err
+		}
+	}
+	if o.Registry != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); o.Registry.Run(runCtx, s.Client, o.Logf) }()
 	}
 	if o.MetricsAPI {
 		if s.Metrics, err = StartMetricsAPI(ctx, s.CP, o.Logf); err != nil {
@@ -186,7 +206,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 	}
 
-	addrs, err := freeAddrs("blue", "green", "user", "route", "stats", "prometheus", "metrics", "health")
+	names := []string{"blue", "green", "user", "route", "stats", "prometheus", "metrics", "health"}
+	for _, ns := range o.Namespaces {
+		names = append(names, ns+"/blue", ns+"/green", ns+"/route")
+	}
+	addrs, err := freeAddrs(names...)
 	if err != nil {
 		return s, err
 	}
@@ -204,6 +228,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			Namespace: o.Namespace, Name: o.Rollout, Listen: addrs["route"],
 			Services: services,
 		}},
+	}
+	for _, ns := range o.Namespaces {
+		gwCfg.Routes = append(gwCfg.Routes, gateway.Route{
+			Namespace: ns, Name: o.Rollout, Listen: addrs[ns+"/route"],
+			Services: []gateway.Service{{Name: blue, Addr: addrs[ns+"/blue"]}, {Name: green, Addr: addrs[ns+"/green"]}},
+		})
 	}
 	o.Logf("starting haproxy (route %s/%s on %s) and the gateway controller", o.Namespace, o.Rollout, addrs["route"])
 	if s.HAProxy, err = gateway.StartHAProxy(ctx, gwCfg, o.Dir); err != nil {
@@ -229,6 +259,22 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Pods.Run(runCtx) }()
+	s.views = map[string]*Stack{}
+	for _, ns := range o.Namespaces {
+		// A folder of its own: the app processes' logs are named by
+		// color and version, the same in every namespace.
+		dir := filepath.Join(o.Dir, ns)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return s, err
+		}
+		pods := &PodRunner{
+			Client: s.Client, Namespace: ns, Rollout: o.Rollout, AppBin: filepath.Join(o.Bins, "app"), Dir: dir,
+			Addrs: map[v1.Color]string{v1.Blue: addrs[ns+"/blue"], v1.Green: addrs[ns+"/green"]}, Logf: o.Logf,
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); pods.Run(runCtx) }()
+		s.views[ns] = &Stack{Dir: o.Dir, Namespace: ns, Name: o.Rollout, Pods: pods, URL: "http://" + addrs[ns+"/route"] + "/", logf: o.Logf, parent: s}
+	}
 	s.Jobs = &JobRunner{
 		Client: s.Client, Namespace: o.Namespace, Bins: o.Bins, Dir: o.Dir, Logf: o.Logf,
 		Services: map[string]string{blue: addrs["blue"], green: addrs["green"]},
@@ -237,13 +283,17 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	go func() { defer s.wg.Done(); s.Jobs.Run(runCtx) }()
 
 	o.Logf("starting prometheus on %s", addrs["prometheus"])
+	apps := []Target{
+		{Addr: addrs["blue"], Namespace: o.Namespace, Service: blue},
+		{Addr: addrs["green"], Namespace: o.Namespace, Service: green},
+	}
+	for _, ns := range o.Namespaces {
+		apps = append(apps, Target{Addr: addrs[ns+"/blue"], Namespace: ns, Service: blue}, Target{Addr: addrs[ns+"/green"], Namespace: ns, Service: green})
+	}
 	if s.Prometheus, err = NewPrometheus(o.Dir, addrs["prometheus"], PromConfig{
 		Gateway:    addrs["stats"],
 		Controller: addrs["metrics"],
-		Apps: []Target{
-			{Addr: addrs["blue"], Namespace: o.Namespace, Service: blue},
-			{Addr: addrs["green"], Namespace: o.Namespace, Service: green},
-		},
+		Apps:       apps,
 	}); err != nil {
 		return s, err
 	}
@@ -253,17 +303,34 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	o.Logf("starting ramp-controller")
 	s.Controller = &Controller{
-		Bin: filepath.Join(o.Bins, "ramp-controller"), Dir: o.Dir, Kubeconfig: s.CP.Kubeconfig, Namespace: o.Namespace,
+		Bin: filepath.Join(o.Bins, "ramp-controller"), Dir: o.Dir, Kubeconfig: s.CP.Kubeconfig, Namespace: strings.Join(append([]string{o.Namespace}, o.Namespaces...), ","),
 		MetricsAddr: addrs["metrics"], HealthAddr: addrs["health"],
 	}
 	if err := s.Controller.Start(ctx); err != nil {
 		return s, err
 	}
+	for _, v := range s.views {
+		v.CP, v.Client, v.HAProxy, v.Weights, v.Prometheus, v.Controller, v.Metrics = s.CP, s.Client, s.HAProxy, s.Weights, s.Prometheus, s.Controller, s.Metrics
+	}
 	return s, nil
+}
+
+// In is the Stack of namespace ns: Namespace or one of Options.Namespaces
+// (nil for any other). A view shares the control plane, gateway,
+// Prometheus and controller, and has its own Namespace, URL and Pods; it
+// has no JobRunner, and Stop does nothing on it.
+func (s *Stack) In(ns string) *Stack {
+	if ns == s.Namespace {
+		return s
+	}
+	return s.views[ns]
 }
 
 // Stop stops everything, last started first.
 func (s *Stack) Stop() {
+	if s.parent != nil {
+		return
+	}
 	if s.Controller != nil {
 		s.Controller.Stop()
 	}

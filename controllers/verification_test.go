@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 	"github.com/ramp-dev/ramp/internal/testenv"
@@ -91,7 +92,11 @@ func TestVerificationRecords(t *testing.T) {
 	case pass.Labels[v1.LabelRollout] != "rec" || pass.Labels[v1.LabelEnvironment] != "staging":
 		t.Errorf("labels %v", pass.Labels)
 	}
-	t.Logf("passed: %s", describeRecords([]v1.Verification{*pass}))
+	shown := pass.DeepCopy()
+	shown.ManagedFields = nil
+	if y, err := yaml.Marshal(shown); err == nil {
+		t.Logf("passed:\n%s", y)
+	}
 
 	// A Passed record is a record: the API server refuses to change it.
 	edit := pass.DeepCopy()

@@ -61,12 +61,20 @@ func TestVerificationRecords(t *testing.T) {
 	f.labelEnvironment("staging")
 	b, c := digest("b"), digest("c")
 	ro := f.rollout("rec", "shop:v1")
-	ro.Spec.Steps = []v1.Step{{Weight: 50}, {Weight: 100}}
+	ro.Spec.Steps = []v1.Step{{Weight: 50, Pause: &v1.PauseGate{Approvals: 1}}, {Weight: 100}}
 	ro.Spec.PostPromotion = &v1.PostPromotion{Hold: metav1.Duration{Duration: 3 * time.Second}}
 	f.healthy(ro)
 
 	f.pod("rec", v1.Green, "rec-green-1", "shop:v2", "registry.example/shop@"+b, true)
 	f.setImage("rec", "shop:v2")
+	f.eventually(20*time.Second, "at the approval gate", func() bool {
+		st := f.get("rec").Status
+		return st.Phase == v1.PhasePaused && strings.Contains(st.Message, "1 approvals (0 so far)")
+	}, func() string { return f.get("rec").Status.Message })
+	// The approval passes the gate in the decision that counts it: the
+	// record keeps the approver all the same.
+	st := f.get("rec").Status
+	f.annotate("rec", v1.ApprovalKey("alice"), v1.ApprovalValue(st.CanaryRevision, st.CurrentStep, "alice"))
 	var v2 string
 	f.eventually(20*time.Second, "v2 recorded Watching during its watch", func() bool {
 		v2 = f.get("rec").Status.StableRevision
@@ -82,6 +90,8 @@ func TestVerificationRecords(t *testing.T) {
 		t.Errorf("environment %q, want staging from the namespace label", s.Environment)
 	case len(s.Images) != 1 || s.Images[0].Image != "shop:v2" || strings.Join(s.Images[0].Digests, ",") != b:
 		t.Errorf("images %v, want shop:v2 as %s", s.Images, b)
+	case len(s.Approvers) != 1 || s.Approvers[0].User != "alice":
+		t.Errorf("approvers %v, want alice", s.Approvers)
 	case len(s.Checks) != 1 || s.Checks[0].Name != "error-rate" || s.Checks[0].Phase != v1.CheckPassed:
 		t.Errorf("checks %v, want error-rate Passed", s.Checks)
 	case s.StartedAt == nil || s.PromotedAt == nil || s.WatchEndedAt == nil || s.FinishedAt == nil ||

@@ -343,6 +343,7 @@ const confirmRollback = time.Second
 
 // clearFlight forgets the per-rollout progress.
 func (m *machine) clearFlight() {
+	m.keepApprovers()
 	m.st.CanaryWeight = 0
 	m.st.StepStartedAt = nil
 	m.st.WaitingForPodsSince = nil

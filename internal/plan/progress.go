@@ -323,6 +323,7 @@ func (m *machine) advance(pauseReason, paused string) bool {
 	m.st.CurrentStep = i + 1
 	m.st.StepStartedAt = nil
 	m.st.GatePassed = false
+	m.keepApprovers()
 	m.st.Approvals = nil
 	return true
 }

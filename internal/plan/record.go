@@ -33,7 +33,7 @@ func RecordName(rollout, revision string, started metav1.Time) string {
 // when there is one, Watching until then) or Failed (rolled back). The
 // controller writes it as a Verification once it is no longer Running.
 func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.VerificationRecord {
-	cur := prev.Verification.DeepCopy()
+	cur := next.Verification.DeepCopy() // prev's, with the approvers the decision kept (keepApprovers)
 	now := metav1.NewTime(obs.Now)
 	if next.CanaryStartedAt != nil && inFlight(next) && (cur == nil || cur.Record.Revision != next.CanaryRevision ||
 		cur.Record.StartedAt == nil || !cur.Record.StartedAt.Equal(next.CanaryStartedAt)) {
@@ -110,11 +110,26 @@ func gather(r *v1.VerificationSpec, prev, next *v1.RolloutStatus) {
 			approvals = append(approvals, st.Approvals...)
 		}
 	}
-	{
-		for _, ap := range approvals {
-			if len(r.Approvers) < 32 && !slices.ContainsFunc(r.Approvers, func(x v1.Approval) bool { return x.User == ap.User }) {
-				r.Approvers = append(r.Approvers, ap)
-			}
+	addApprovers(r, approvals)
+}
+
+// keepApprovers adds the approvals of the step in flight to its run's
+// record before a decision drops them (the gate passed, the run ended):
+// the record names everyone whose approval counted.
+func (m *machine) keepApprovers() {
+	rec := m.st.Verification
+	if rec == nil || rec.Record.Revision != m.st.CanaryRevision || rec.Record.Outcome != v1.VerificationRunning || len(m.st.Approvals) == 0 {
+		return
+	}
+	rec = rec.DeepCopy()
+	addApprovers(&rec.Record, m.st.Approvals)
+	m.st.Verification = rec
+}
+
+func addApprovers(r *v1.VerificationSpec, approvals []v1.Approval) {
+	for _, ap := range approvals {
+		if len(r.Approvers) < 32 && !slices.ContainsFunc(r.Approvers, func(x v1.Approval) bool { return x.User == ap.User }) {
+			r.Approvers = append(r.Approvers, ap)
 		}
 	}
 }

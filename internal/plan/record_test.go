@@ -19,6 +19,14 @@ func TestRecordFollowsTheRun(t *testing.T) {
 	obs := func(at time.Duration) Observations {
 		return Observations{Now: t0.Add(at), Environment: "staging", Proof: Proof{Upstream: []string{"dev/shop-r1"}}}
 	}
+	// record is Record on a decision's status, which carries the record of
+	// the status it was decided from (as Next's does).
+	record := func(prev, next *v1.RolloutStatus, o Observations) *v1.VerificationRecord {
+		if next.Verification == nil {
+			next.Verification = prev.Verification.DeepCopy()
+		}
+		return Record("shop", prev, next, o)
+	}
 	started := metav1.NewTime(t0)
 	steady := &v1.RolloutStatus{StableRevision: "r1", StableColor: v1.Blue, Phase: v1.PhaseHealthy}
 	flying := &v1.RolloutStatus{StableRevision: "r1", StableColor: v1.Blue, CanaryRevision: "r2", Phase: v1.PhaseProgressing, CanaryStartedAt: &started,
@@ -26,7 +34,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		Images:    []v1.ColorImages{{Color: v1.Green, Revision: "r2", Pods: 2, Containers: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{"sha256:aa"}}}}},
 		Analysis:  &v1.AnalysisStatus{Metrics: []v1.MetricStatus{{Name: "error-rate", Phase: v1.CheckPassed, Value: "0.001"}}}}
 
-	rec := Record("shop", steady, flying, obs(0))
+	rec := record(steady, flying, obs(0))
 	if rec == nil || rec.Record.Outcome != v1.VerificationRunning || rec.Name != RecordName("shop", "r2", started) ||
 		rec.Record.Environment != "staging" || strings.Join(rec.Record.Upstream, ",") != "dev/shop-r1" {
 		t.Fatalf("at start: %+v", rec)
@@ -35,7 +43,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 	prev.Verification = rec
 	next := prev.DeepCopy()
 	next.Approvals = []v1.Approval{{User: "bob"}} // the next gate
-	rec = Record("shop", prev, next, obs(time.Minute))
+	rec = record(prev, next, obs(time.Minute))
 	if got := len(rec.Record.Approvers); got != 2 {
 		t.Errorf("approvers %v, want alice and bob", rec.Record.Approvers)
 	}
@@ -44,7 +52,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		p := next.DeepCopy()
 		p.Verification = rec
 		promoted := &v1.RolloutStatus{StableRevision: "r2", StableColor: v1.Green, Phase: v1.PhaseHealthy, Images: p.Images}
-		got := Record("shop", p, promoted, obs(2*time.Minute))
+		got := record(p, promoted, obs(2*time.Minute))
 		if got.Record.Outcome != v1.VerificationPassed || got.Record.PromotedAt == nil || got.Record.FinishedAt == nil ||
 			len(got.Record.Images) != 1 || len(got.Record.Checks) != 1 {
 			t.Errorf("promoted: %+v", got.Record)
@@ -53,7 +61,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		p2.Verification = got
 		rolled := p2.DeepCopy()
 		rolled.CanaryRevision, rolled.RollbackReason = "r2", "after promotion: x"
-		if again := Record("shop", p2, rolled, obs(3*time.Minute)); again.Record.Outcome != v1.VerificationPassed {
+		if again := record(p2, rolled, obs(3*time.Minute)); again.Record.Outcome != v1.VerificationPassed {
 			t.Errorf("a Passed record changed: %+v", again.Record)
 		}
 	})
@@ -62,7 +70,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		p.Verification = rec
 		until := metav1.NewTime(t0.Add(5 * time.Minute))
 		watching := &v1.RolloutStatus{StableRevision: "r2", StableColor: v1.Green, Phase: v1.PhaseHealthy, PostPromotionUntil: &until}
-		got := Record("shop", p, watching, obs(2*time.Minute))
+		got := record(p, watching, obs(2*time.Minute))
 		if got.Record.Outcome != v1.VerificationWatching || got.Record.FinishedAt != nil {
 			t.Fatalf("watching: %+v", got.Record)
 		}
@@ -70,7 +78,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		w.Verification = got
 		done := w.DeepCopy()
 		done.PostPromotionUntil = nil
-		got = Record("shop", w, done, obs(5*time.Minute))
+		got = record(w, done, obs(5*time.Minute))
 		if got.Record.Outcome != v1.VerificationPassed || got.Record.WatchEndedAt == nil {
 			t.Errorf("after the watch: %+v", got.Record)
 		}
@@ -81,7 +89,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 			Verification: &v1.VerificationRecord{Name: rec.Name, Record: *rec.Record.DeepCopy()}}
 		w.Verification.Record.Outcome = v1.VerificationWatching
 		back := &v1.RolloutStatus{StableRevision: "r1", StableColor: v1.Blue, CanaryRevision: "r2", RollbackReason: "after promotion: error-rate 0.4 > 0.01"}
-		got := Record("shop", w, back, obs(3*time.Minute))
+		got := record(w, back, obs(3*time.Minute))
 		if got.Record.Outcome != v1.VerificationFailed || !strings.Contains(got.Record.Reason, "error-rate") {
 			t.Errorf("switched back: %+v", got.Record)
 		}
@@ -91,7 +99,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		p.Verification = rec
 		back := p.DeepCopy()
 		back.RollbackReason = "error-rate 0.4 > 0.01"
-		got := Record("shop", p, back, obs(2*time.Minute))
+		got := record(p, back, obs(2*time.Minute))
 		if got.Record.Outcome != v1.VerificationFailed || got.Record.FinishedAt == nil || got.Record.PromotedAt != nil {
 			t.Errorf("rolled back: %+v", got.Record)
 		}

@@ -82,21 +82,7 @@ func ranAs(ref string, env []*v1.Verification) []string {
 		}
 		return nil
 	}
-	var seen []string
-	for _, r := range env {
-		for _, c := range r.Spec.Images {
-			if c.Image != ref {
-				continue
-			}
-			for _, d := range c.Digests {
-				if d != "" && !slices.Contains(seen, d) {
-					seen = append(seen, d)
-				}
-			}
-		}
-	}
-	sort.Strings(seen)
-	return seen
+	return tagDigests(ref, env)
 }
 
 // endOfTime is a now at which every soak is over.

@@ -147,6 +147,19 @@ func resolve(ref string, env []*v1.Verification, name string) ([]string, string)
 	if d := Digest(ref); d != "" {
 		return []string{d}, ""
 	}
+	seen := tagDigests(ref, env)
+	switch len(seen) {
+	case 0:
+		return nil, fmt.Sprintf("%s: no run in %s was seen running this tag", ref, name)
+	case 1:
+		return seen, ""
+	}
+	return nil, fmt.Sprintf("%s: the tag was pushed again: %s ran it as %d digests (%s); deploy it by digest", ref, name, len(seen), strings.Join(seen, ", "))
+}
+
+// tagDigests are the distinct digests the records' containers that ran
+// ref were seen running, sorted.
+func tagDigests(ref string, env []*v1.Verification) []string {
 	var seen []string
 	for _, r := range env {
 		for _, c := range r.Spec.Images {
@@ -161,13 +174,7 @@ func resolve(ref string, env []*v1.Verification, name string) ([]string, string)
 		}
 	}
 	sort.Strings(seen)
-	switch len(seen) {
-	case 0:
-		return nil, fmt.Sprintf("%s: no run in %s was seen running this tag", ref, name)
-	case 1:
-		return seen, ""
-	}
-	return nil, fmt.Sprintf("%s: the tag was pushed again: %s ran it as %d digests (%s); deploy it by digest", ref, name, len(seen), strings.Join(seen, ", "))
+	return seen
 }
 
 type judgement struct {

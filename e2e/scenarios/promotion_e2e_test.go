@@ -88,7 +88,7 @@ func TestK_PromotionThroughEnvironments(t *testing.T) {
 	configure := map[string]func(*v1.Rollout){
 		"dev": func(ro *v1.Rollout) {
 			ro.Spec.Analysis = nil
-			ro.Spec.Steps = []v1.Step{{Weight: 100, Hold: &metav1.Duration{Duration: 2 * time.Second}}}
+			ro.Spec.Steps = []v1.Step{{Weight: 100, Hold: &metav1.Duration{Duration: time.Second}}}
 		},
 		"staging": func(ro *v1.Rollout) {
 			// All of its synthetic load on the new version at once,
@@ -483,7 +483,7 @@ func (k *promotionFigures) section(png string) string {
 	b.WriteString("\n### k. one image through dev, staging and prod (Verification records, spec.promotion.requires)\n\n")
 	fmt.Fprintf(&b, "Three namespaces, each with the Rollout `shop`, its own route and gateway listener. The stack's registry resolves "+
 		"tags to digests (v2 = `%s`, v3 = `%s`); kwok makes a pod Ready only with the imageID the registry gave it. "+
-		"dev: no checks, one 100 %% step held 2 s. staging: requires dev; one 100 %% step held one analysis interval (5 s), error rate and p99 under %d requests/s. "+
+		"dev: no checks, one 100 %% step held 1 s. staging: requires dev; one 100 %% step held one analysis interval (5 s), error rate and p99 under %d requests/s. "+
 		"prod: requires staging with a soak of %s; steps 0 %% (gate: 1 approval), 50, 100 %%; deploy window %s `%s` for %s (%s); %d requests/s. "+
 		"The test is the pipeline: it gives the next environment the same tag once the previous one's record is written.\n\n",
 		shortDigest(k.goodDigest), shortDigest(k.badDigest), stagingRate, prodSoak, k.window.Kind, k.window.Schedule, k.window.Duration.Duration, k.window.TimeZone, prodRate)

@@ -76,6 +76,7 @@ func RenderLanes(path, title string, lanes []Lane, from, to time.Time, width, he
 			p.Legend.Add(s.Label, line)
 		}
 		var labels plotter.XYLabels
+		var right []bool // labels in the last third read leftwards from their line
 		for k, m := range l.Marks {
 			x := secs(m.At)
 			ml, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: 125}})
@@ -87,7 +88,8 @@ func RenderLanes(path, title string, lanes []Lane, from, to time.Time, width, he
 			p.Add(ml)
 			// Alternate heights, so that close moments stay readable.
 			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: 122 - float64(k%3)*8})
-			labels.Labels = append(labels.Labels, " "+m.Label)
+			labels.Labels = append(labels.Labels, " "+m.Label+" ")
+			right = append(right, x > end*2/3)
 		}
 		if len(labels.Labels) > 0 {
 			lb, err := plotter.NewLabels(labels)
@@ -97,6 +99,9 @@ func RenderLanes(path, title string, lanes []Lane, from, to time.Time, width, he
 			for k := range lb.TextStyle {
 				lb.TextStyle[k].Color = color.RGBA{R: 120, G: 0, B: 140, A: 255}
 				lb.TextStyle[k].Font.Size = vg.Points(8)
+				if right[k] {
+					lb.TextStyle[k].XAlign = draw.XRight
+				}
 			}
 			p.Add(lb)
 		}

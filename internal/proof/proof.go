@@ -95,7 +95,8 @@ func Check(reqs []v1.PromotionRequirement, images []Image, records []v1.Verifica
 
 // Unproven returns which container of seen runs a digest that v does not
 // prove for its image reference, or "" when every one is proven. Images
-// the verdict does not know (none required) are not judged.
+// the verdict does not know (none required) are not judged. A tag whose
+// runtime reports no digest fails: nothing says what it pulled.
 func (v Verdict) Unproven(seen []v1.ContainerImages) string {
 	for _, c := range seen {
 		proven, ok := v.Digests[c.Image]
@@ -104,7 +105,10 @@ func (v Verdict) Unproven(seen []v1.ContainerImages) string {
 		}
 		for _, d := range c.Digests {
 			if d == "" {
-				continue // no digest to judge (runtimes that report none)
+				if Digest(c.Image) != "" {
+					continue // pulled by the digest the proof names
+				}
+				return fmt.Sprintf("container %s runs the tag %s and its container runtime reports no digest for it: what it pulled cannot be proven", c.Name, c.Image)
 			}
 			if !slices.Contains(proven, d) {
 				return fmt.Sprintf("container %s runs %s as %s, a digest no required environment passed (proven: %s)", c.Name, c.Image, d, strings.Join(proven, ", "))

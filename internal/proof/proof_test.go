@@ -95,15 +95,16 @@ func TestCheck(t *testing.T) {
 
 func TestUnproven(t *testing.T) {
 	a, b := dg("a"), dg("b")
-	v := Verdict{Digests: map[string][]string{"shop:v2": {a}}}
+	v := Verdict{Digests: map[string][]string{"shop:v2": {a}, "shop@" + a: {a}}}
 	for name, tc := range map[string]struct {
 		seen []v1.ContainerImages
 		want string
 	}{
-		"the proven digest":         {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{a}}}},
-		"another digest":            {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{a, b}}}, want: "container app runs shop:v2 as " + b},
-		"an image the proof skips":  {seen: []v1.ContainerImages{{Name: "side", Image: "mesh:1", Digests: []string{b}}}},
-		"a runtime without digests": {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{""}}}},
+		"the proven digest":                             {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{a}}}},
+		"another digest":                                {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{a, b}}}, want: "container app runs shop:v2 as " + b},
+		"an image the proof skips":                      {seen: []v1.ContainerImages{{Name: "side", Image: "mesh:1", Digests: []string{b}}}},
+		"a tag whose runtime reports no digest":         {seen: []v1.ContainerImages{{Name: "app", Image: "shop:v2", Digests: []string{""}}}, want: "reports no digest"},
+		"a digest reference whose runtime reports none": {seen: []v1.ContainerImages{{Name: "app", Image: "shop@" + a, Digests: []string{""}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := v.Unproven(tc.seen)

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
-	"github.com/ramp-dev/ramp/controllers"
 	"github.com/ramp-dev/ramp/internal/proof"
 )
 
@@ -182,7 +181,7 @@ func writeVerify(out io.Writer, v verifyView) error {
 	}
 	override, problem := "", ""
 	if _, ok := ro.Annotations[v1.AnnotationPromotionOverride]; ok {
-		rev := controllers.Revision(&ro.Spec.Template)
+		rev := v1.TemplateRevision(&ro.Spec.Template)
 		override, problem = proof.Override(ro.Annotations, rev)
 		switch {
 		case problem != "":

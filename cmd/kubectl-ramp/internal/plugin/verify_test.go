@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
-	"github.com/ramp-dev/ramp/controllers"
 	"github.com/ramp-dev/ramp/internal/testenv"
 )
 
@@ -136,7 +135,7 @@ func TestVerify(t *testing.T) {
 	// its revision starts it (exit 0) and says what proof is missing, but
 	// not for images other than the template's.
 	prod.setImage("shop", repo+"@"+b)
-	rev := controllers.Revision(&prod.get("shop").Spec.Template)
+	rev := v1.TemplateRevision(&prod.get("shop").Spec.Template)
 	prod.annotateRollout("shop", v1.AnnotationPromotionOverride, rev+"/INC-7 staging is down")
 	r = prod.run("verify", "shop")
 	prod.expect(r, 0)

@@ -20,6 +20,14 @@ func (r *RolloutReconciler) observeProof(ctx context.Context, ro *v1.Rollout, w 
 	if ro.Spec.Promotion == nil || len(ro.Spec.Promotion.Requires) == 0 {
 		return out, nil
 	}
+	for _, req := range ro.Spec.Promotion.Requires {
+		if req.Environment == w.obs.Environment {
+			// Its own runs would prove its own images (CEL refuses this
+			// when spec.environment says so; here the namespace does).
+			out.Missing = fmt.Sprintf("promotion.requires names this Rollout's own environment %s: its own runs cannot prove an image for it", req.Environment)
+			return out, nil
+		}
+	}
 	var records []v1.Verification
 	for _, req := range ro.Spec.Promotion.Requires {
 		var list v1.VerificationList

@@ -55,6 +55,18 @@ func TestInvalidRollouts(t *testing.T) {
 		"negative maxRatio": {func(o map[string]any) {
 			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["compareToStable"] = map[string]any{"maxRatio": -1}
 		}, "maxRatio: Invalid value"},
+		"negative soak": {func(o map[string]any) {
+			spec(o)["promotion"] = map[string]any{"requires": []any{map[string]any{"environment": "staging", "soak": "-1h"}}}
+		}, "soak must not be negative"},
+		"requires its own environment": {func(o map[string]any) {
+			spec(o)["environment"] = "prod"
+			spec(o)["promotion"] = map[string]any{"requires": []any{map[string]any{"environment": "prod"}}}
+		}, "spec.promotion.requires names the Rollout's own spec.environment"},
+		"environment not a DNS label": {func(o map[string]any) { spec(o)["environment"] = "Prod EU" }, "spec.environment"},
+		"two requirements of one environment": {func(o map[string]any) {
+			spec(o)["promotion"] = map[string]any{"requires": []any{map[string]any{"environment": "staging"}, map[string]any{"environment": "staging"}}}
+		}, "Duplicate value"},
+		"historyLimit 0": {func(o map[string]any) { spec(o)["promotion"] = map[string]any{"historyLimit": 0} }, "historyLimit"},
 		"consecutiveFailures 0": {func(o map[string]any) {
 			spec(o)["analysis"].(map[string]any)["metrics"].([]any)[0].(map[string]any)["consecutiveFailures"] = 0
 		}, "consecutiveFailures: Invalid value: 0"},

@@ -317,3 +317,17 @@ func TestPromotionRefusesWhatStagingDidNotPass(t *testing.T) {
 	}
 	t.Logf("override record: %s", describeRecords([]v1.Verification{*rec}))
 }
+
+// TestPromotionRequiresItsOwnEnvironment: a Rollout whose namespace makes
+// it the environment its promotion.requires names (which CEL cannot see)
+// never starts a new revision, and says why.
+func TestPromotionRequiresItsOwnEnvironment(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.labelEnvironment("prod")
+	ro := f.rollout("self", "registry.example/shop:v1")
+	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "prod"}}}
+	f.healthy(ro)
+	f.setImage("self", "registry.example/shop:v2")
+	f.waitingForProof("self", "promotion.requires names this Rollout's own environment prod")
+}

@@ -51,6 +51,7 @@ type RolloutList struct {
 // RolloutSpec is the desired application and how a new version is rolled out.
 // +kubebuilder:validation:XValidation:rule="has(self.template) != has(self.workloadRef)",message="exactly one of spec.template and spec.workloadRef must be given"
 // +kubebuilder:validation:XValidation:rule="!has(self.workloadRef) || !has(oldSelf.workloadRef) || self.workloadRef.name == oldSelf.workloadRef.name",message="spec.workloadRef.name is immutable: delete the Rollout (which scales the old Deployment back up) to point it elsewhere"
+// +kubebuilder:validation:XValidation:rule="!has(self.environment) || !has(self.promotion) || !has(self.promotion.requires) || self.promotion.requires.all(r, r.environment != self.environment)",message="spec.promotion.requires names the Rollout's own spec.environment: its own runs cannot prove an image for it"
 
 // A selector that does not match the template is reported on the Valid
 // condition (a CEL rule over the pod template's labels is too costly for

@@ -208,6 +208,7 @@ type PromotionRequirement struct {
 	// soak is how long ago the digest must have passed there (its first
 	// Passed record since its last Failed one). Default 0.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="soak must not be negative"
 	Soak *metav1.Duration `json:"soak,omitempty"`
 }
 

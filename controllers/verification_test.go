@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -208,8 +210,10 @@ func (f *fixture) prodRollout() {
 	ro := f.rollout("prod", "registry.example/shop:v1")
 	ro.Spec.Environment = "prod"
 	ro.Spec.Steps = []v1.Step{{Weight: 50}, {Weight: 100}}
-	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "staging", Soak: &metav1.Duration{Duration: 4 * time.Second}}}}
-	f.healthy(ro)
+	f.healthy(ro) // v1 is in production already: proof is asked of what comes next
+	f.update("prod", func(ro *v1.Rollout) {
+		ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "staging", Soak: &metav1.Duration{Duration: 4 * time.Second}}}}
+	})
 }
 
 // TestPromotionRequiresStagingProof: a production Rollout refuses a digest
@@ -326,8 +330,39 @@ func TestPromotionRequiresItsOwnEnvironment(t *testing.T) {
 	f := newFixture(t)
 	f.labelEnvironment("prod")
 	ro := f.rollout("self", "registry.example/shop:v1")
-	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "prod"}}}
 	f.healthy(ro)
-	f.setImage("self", "registry.example/shop:v2")
+	f.update("self", func(ro *v1.Rollout) {
+		ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "prod"}}}
+		ro.Spec.Template.Spec.Containers[0].Image = "registry.example/shop:v2"
+	})
 	f.waitingForProof("self", "promotion.requires names this Rollout's own environment prod")
+}
+
+// TestFirstVersionNeedsProof: a new production Rollout does not deploy an
+// image staging did not pass, not even as its first version: nothing is
+// created, the status says which proof is missing; it deploys by itself
+// once the proof appears.
+func TestFirstVersionNeedsProof(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	d := digest("7")
+	img := "registry.example/shop@" + d
+	ro := f.rollout("fresh", img)
+	ro.Spec.Environment = "prod"
+	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "staging", Namespaces: []string{f.ns}}}}
+	f.create(f.route("fresh"), ro)
+	f.eventually(10*time.Second, "the first version waits for proof", func() bool {
+		st := f.get("fresh").Status
+		c := meta.FindStatusCondition(st.Conditions, v1.ConditionProgressing)
+		return st.Phase == v1.PhasePaused && c != nil && c.Reason == v1.ReasonProofMissing &&
+			strings.Contains(st.Message, "first version") && strings.Contains(st.Message, "no Passed verification in staging")
+	}, func() string { return f.get("fresh").Status.Message })
+	t.Logf("waiting: %s", f.get("fresh").Status.Message)
+	var blue appsv1.Deployment
+	if err := f.c.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "fresh-blue"}, &blue); !apierrors.IsNotFound(err) {
+		t.Errorf("blue Deployment before its image was proven: %v", err)
+	}
+	f.upstream("staging-fresh", "staging", img, d, v1.VerificationPassed, time.Now())
+	f.eventually(20*time.Second, "deployed once proven", func() bool { return f.phase("fresh") == v1.PhaseHealthy },
+		func() string { return f.get("fresh").Status.Message })
 }

@@ -169,6 +169,9 @@ func (m *machine) firstVersion() {
 	m.st.CurrentStep = 0
 	m.st.Phase = v1.PhaseProgressing
 	m.st.Message = "deploying the first version to blue"
+	if m.obs.Proof.Missing != "" && m.obs.Proof.Override != "" {
+		m.event(true, v1.ReasonProofOverridden, "first version %s deployed without its proof by %s (%s): %s", m.obs.Revision, v1.AnnotationPromotionOverride, m.obs.Proof.Override, m.obs.Proof.Missing)
+	}
 	m.apply(v1.Blue, m.spec.DesiredReplicas())
 	if w := m.obs.Workload; w.Exists {
 		// Migrating: the user's Deployment serves until blue is ready.

@@ -20,12 +20,25 @@ func proofBlocked(obs Observations) string {
 	return ""
 }
 
-// waitForProof keeps a new revision from starting until its proof is
-// there; the stable color goes on serving. A canary in flight that the new
+// waitForProof keeps a new revision (the first version too) from starting
+// until its proof is there; the stable color goes on serving. A canary in flight that the new
 // revision replaces is abandoned (all traffic back to stable), as a start
 // would abandon it.
 func (m *machine) waitForProof() {
 	why := proofBlocked(m.obs)
+	if m.st.StableRevision == "" {
+		// The first version: nothing is deployed, nothing serves yet.
+		m.st.Phase = v1.PhasePaused
+		m.hold(v1.ReasonProofMissing, why)
+		m.st.Message = fmt.Sprintf("first version %s waits: %s", m.obs.Revision, why)
+		if m.prev.Message != m.st.Message {
+			m.event(true, v1.ReasonProofMissing, "%s", m.st.Message)
+		}
+		if !m.obs.Proof.RecheckAt.IsZero() {
+			m.until(m.obs.Proof.RecheckAt)
+		}
+		return
+	}
 	if inFlight(&m.st) {
 		m.event(false, "Restarted", "template changed in flight: %s abandoned, %s waits for its proof", m.st.CanaryRevision, m.obs.Revision)
 	}

@@ -10,7 +10,7 @@ import (
 	v1 "github.com/ramp-dev/ramp/api/v1alpha1"
 )
 
-// TestProofRules: a new revision waits for its proof (and for the last
+// TestProofRules: a new revision (the first version too) waits for its proof (and for the last
 // run's record) with all traffic on stable, Progressing=False ProofMissing
 // and a requeue at the soak's end; an override starts it; a template change
 // in flight whose revision lacks proof abandons the canary; in flight, a
@@ -43,6 +43,35 @@ func TestProofRules(t *testing.T) {
 					if a.Kind == ApplyDeployment && a.Color == v1.Green {
 						t.Errorf("green deployed while its proof is missing: %v", d.Actions)
 					}
+				}
+			},
+		},
+		"the first version waits for its proof": {
+			st:  &v1.RolloutStatus{},
+			obs: withProof(Observations{Now: t0, Revision: revA}, Proof{Missing: "sha256:aa has no Passed verification in staging"}),
+			check: func(t *testing.T, d Decision) {
+				c := meta.FindStatusCondition(d.Status.Conditions, v1.ConditionProgressing)
+				if len(d.Actions) != 0 || d.Status.StableRevision != "" || d.Status.Phase != v1.PhasePaused || c == nil || c.Reason != v1.ReasonProofMissing ||
+					!strings.Contains(d.Status.Message, "first version rev-a waits") {
+					t.Errorf("actions %v status %+v", d.Actions, d.Status)
+				}
+			},
+		},
+		"the first version deploys once proven": {
+			st:  &v1.RolloutStatus{},
+			obs: Observations{Now: t0, Revision: revA},
+			check: func(t *testing.T, d Decision) {
+				if !hasAction(d, apply(v1.Blue, 4)) || d.Status.StableRevision != revA {
+					t.Errorf("actions %v status %+v", d.Actions, d.Status)
+				}
+			},
+		},
+		"the override deploys an unproven first version, and says so": {
+			st:  &v1.RolloutStatus{},
+			obs: withProof(Observations{Now: t0, Revision: revA}, Proof{Missing: "x", Override: "bootstrap"}),
+			check: func(t *testing.T, d Decision) {
+				if !hasAction(d, apply(v1.Blue, 4)) || !hasEvent(d, v1.ReasonProofOverridden) {
+					t.Errorf("actions %v events %v", d.Actions, d.Events)
 				}
 			},
 		},

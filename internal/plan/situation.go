@@ -53,6 +53,9 @@ func Classify(spec *v1.RolloutSpec, st *v1.RolloutStatus, obs Observations) Situ
 		if invalid {
 			return SituationInvalid
 		}
+		if proofBlocked(obs) != "" {
+			return SituationAwaitingProof // production takes only proven images, its first one too
+		}
 		return SituationFirstVersion
 	case st.RollbackReason != "":
 		return SituationRollingBack // a rollback never waits for a fix

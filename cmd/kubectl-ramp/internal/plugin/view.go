@@ -136,6 +136,12 @@ func writeStatus(out io.Writer, v statusView) error {
 	if st.AbortReason != "" {
 		line("Aborted", "%s", st.AbortReason)
 	}
+	if p := ro.Spec.Promotion; p != nil && len(p.Requires) > 0 {
+		line("Requires", "%s", requiresLine(&ro.Spec))
+	}
+	if rec := st.Verification; rec != nil {
+		line("Record", "%s  %s (%s)", rec.Name, rec.Record.Outcome, orDash(rec.Record.Environment))
+	}
 	if err := writeImages(out, st); err != nil {
 		return err
 	}

@@ -250,6 +250,8 @@ func TestWriteStatus(t *testing.T) {
 	ro.Status.Message = "step 3/5: 50% to green, held: paused by ramp.dev/pause"
 	ro.Status.Conditions = []metav1.Condition{{Type: v1.ConditionPaused, Status: metav1.ConditionTrue, Reason: "Held", Message: "paused by ramp.dev/pause"}}
 	ro.Status.Approvals = []v1.Approval{{User: "alice"}}
+	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "staging", Soak: &metav1.Duration{Duration: time.Hour}}}}
+	ro.Status.Verification = &v1.VerificationRecord{Name: "shop-7f5c8d6b4-1796170620", Record: v1.VerificationSpec{Environment: "prod", Outcome: v1.VerificationRunning}}
 	ro.Status.Analysis.FailedChecks = 1
 	ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckFailed, Value: "0.7", CheckedAt: mat(-63 * time.Second)}
 	ro.Status.Analysis.Metrics[2] = v1.MetricStatus{Name: "success", Phase: v1.CheckError, Message: "prometheus: 503", CheckedAt: mat(-3 * time.Second)}
@@ -265,6 +267,8 @@ Step:        3/5  1% 5% 25% [50%(gate, 2 approvals)] 100%
 Weight:      [##########          ] 50% to green
 Stable:      blue@6d8f7c9b5  registry.example/shop:v1.2.3
 Canary:      green@7f5c8d6b4  registry.example/shop:v1.2.4
+Requires:    staging passed at least 1h0m0s ago
+Record:      shop-7f5c8d6b4-1796170620  Running (prod)
 Checks:      every 1m0s, 1 failed (limit 1), last 3s ago
   error-rate   0.002 <= 0.01  Passed  3s ago
   p99-latency  0.7 > 0.5      Failed  63s ago

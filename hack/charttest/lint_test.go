@@ -22,6 +22,7 @@ var variants = map[string]map[string]any{
 		"image":            map[string]any{"repository": "registry.example/ramp-controller", "digest": "sha256:" + strings.Repeat("ab", 32)},
 		"imagePullSecrets": []any{map[string]any{"name": "regcred"}},
 		"workers":          16,
+		"notifications":    map[string]any{"workers": 8, "queue": 1024, "timeout": "5s"},
 		"logging":          map[string]any{"level": "debug", "encoder": "console"},
 		"extraArgs":        []any{"--zap-stacktrace-level=panic"},
 		"serviceAccount":   map[string]any{"name": "ramp", "annotations": map[string]any{"iam.example/role": "ramp"}},
@@ -87,6 +88,7 @@ func TestRefusedValues(t *testing.T) {
 			"serviceAccount.name is required",
 		},
 		"a flag that is not one": {map[string]any{"extraArgs": []any{"verbose"}}, "extraArgs"},
+		"a notification timeout that is no duration": {map[string]any{"notifications": map[string]any{"timeout": "soon"}}, "timeout"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := tryRender(chartDir(t), "ramp", "ramp-system", tc.vals)

@@ -94,7 +94,7 @@ func TestRenderDefaults(t *testing.T) {
 			t.Errorf("args %q lack %s", d.Spec.Template.Spec.Containers[0].Args, arg)
 		}
 	}
-	for _, prefix := range []string{"--namespaces", "--workers", "--metrics-cert-dir"} {
+	for _, prefix := range []string{"--namespaces", "--workers", "--metrics-cert-dir", "--notification-"} {
 		if a := argWithPrefix(d, prefix); a != "" {
 			t.Errorf("default args carry %s", a)
 		}
@@ -314,7 +314,7 @@ func TestRenderEverythingSet(t *testing.T) {
 	if want := "registry.example/ramp-controller@sha256:" + strings.Repeat("ab", 32); c.Image != want {
 		t.Errorf("image %q, want %q", c.Image, want)
 	}
-	for _, arg := range []string{"--workers=16", "--zap-log-level=debug", "--zap-encoder=console", "--zap-stacktrace-level=panic", "--metrics-cert-dir=/etc/ramp/metrics-certs"} {
+	for _, arg := range []string{"--workers=16", "--notification-workers=8", "--notification-queue=1024", "--notification-timeout=5s", "--zap-log-level=debug", "--zap-encoder=console", "--zap-stacktrace-level=panic", "--metrics-cert-dir=/etc/ramp/metrics-certs"} {
 		if !hasArg(d, arg) {
 			t.Errorf("args %q lack %s", c.Args, arg)
 		}

@@ -157,11 +157,32 @@ func writeStatus(out io.Writer, v statusView) error {
 	if u := st.PostPromotionUntil; u != nil && u.After(now) {
 		line("Watching", "checks go on until %s (%s); a breach switches back to %s", clock(u.Time), in(u.Time, now), st.StableColor.Other())
 	}
+	if n := lastNotification(st.Notifications); n != nil {
+		line("Notified", "%s  %s %s ago%s", n.Moment, n.State, since(n.At.Time, now), prefixed(": ", n.Result))
+	}
 	if at := st.ScaleDownAt; at != nil && at.After(now) {
 		line("Scale-down", "%s to zero pods %s", st.StableColor.Other(), in(at.Time, now))
 	}
 	_, err := fmt.Fprintf(out, "%-*s%s\n", keyWidth, "Waiting for:", waitingFor(ro, now))
 	return err
+}
+
+// lastNotification is the newest moment status.notifications records.
+func lastNotification(list []v1.NotificationRecord) *v1.NotificationRecord {
+	var out *v1.NotificationRecord
+	for i := range list {
+		if out == nil || !list[i].At.Before(&out.At) {
+			out = &list[i]
+		}
+	}
+	return out
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 // keyWidth aligns the values of kubectl ramp status.

@@ -252,6 +252,10 @@ func TestWriteStatus(t *testing.T) {
 	ro.Status.Approvals = []v1.Approval{{User: "alice"}}
 	ro.Spec.Promotion = &v1.Promotion{Requires: []v1.PromotionRequirement{{Environment: "staging", Soak: &metav1.Duration{Duration: time.Hour}}}}
 	ro.Status.Verification = &v1.VerificationRecord{Name: "shop-7f5c8d6b4-1796170620", Record: v1.VerificationSpec{Environment: "prod", Outcome: v1.VerificationRunning}}
+	ro.Status.Notifications = []v1.NotificationRecord{
+		{Key: "RolloutStarted/7f5c8d6b4/0", Moment: v1.MomentRolloutStarted, At: metav1.NewTime(now.Add(-10 * time.Minute)), State: v1.NotificationSent, Result: "ops: 204"},
+		{Key: "AwaitingApproval/7f5c8d6b4/3", Moment: v1.MomentAwaitingApproval, At: metav1.NewTime(now.Add(-4 * time.Minute)), State: v1.NotificationFailed, Result: "ops: 500 after 6 attempts"},
+	}
 	ro.Status.Analysis.FailedChecks = 1
 	ro.Status.Analysis.Metrics[1] = v1.MetricStatus{Name: "p99-latency", Phase: v1.CheckFailed, Value: "0.7", CheckedAt: mat(-63 * time.Second)}
 	ro.Status.Analysis.Metrics[2] = v1.MetricStatus{Name: "success", Phase: v1.CheckError, Message: "prometheus: 503", CheckedAt: mat(-3 * time.Second)}
@@ -275,6 +279,7 @@ Checks:      every 1m0s, 1 failed (limit 1), last 3s ago
   success      ? (>= 0.99)    Error   3s ago  prometheus: 503
 Paused:      paused by ramp.dev/pause
 Approvals:   1 of 2 (alice)
+Notified:    AwaitingApproval  Failed 4m ago: ops: 500 after 6 attempts
 Waiting for: ramp.dev/pause to be removed (kubectl ramp resume shop); p99-latency to pass (last Failed); success to pass (last Error: prometheus: 503); the next check (in 27s); 1 more approval(s) of 2 (kubectl ramp approve shop)
 `
 	if got := b.String(); got != want {

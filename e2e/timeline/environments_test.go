@@ -1,8 +1,6 @@
 package timeline
 
 import (
-	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,18 +25,7 @@ func TestRenderLanes(t *testing.T) {
 	if err := RenderLanes(path, "one image", []Lane{lane("dev", 0), lane("staging", 12), lane("prod", 30)}, t0, at(45), 1000, 900); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("not a PNG: %v", err)
-	}
-	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 900 {
-		t.Fatalf("size %v, want 1000x900", b)
-	}
+	img := readPNG(t, path, 1000, 900)
 	v2 := 0
 	for y := 0; y < 900; y++ {
 		for x := 0; x < 1000; x++ {

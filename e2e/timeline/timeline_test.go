@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -24,18 +25,7 @@ func TestRenderRollback(t *testing.T) {
 	if err := Render(path, tl, 900, 600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("not a PNG: %v", err)
-	}
-	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 600 {
-		t.Fatalf("size %v, want 900x600", b)
-	}
+	img := readPNG(t, path, 900, 600)
 	blue := 0
 	for y := 0; y < 600; y++ {
 		for x := 0; x < 900; x++ {
@@ -51,4 +41,22 @@ func TestRenderRollback(t *testing.T) {
 	if err := Render(path, Timeline{Title: "empty"}, 100, 100); err == nil {
 		t.Errorf("an empty timeline rendered without error")
 	}
+}
+
+// readPNG decodes the PNG at path and checks it is w by h pixels.
+func readPNG(t *testing.T, path string, w, h int) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Fatalf("size %v, want %dx%d", b, w, h)
+	}
+	return img
 }

@@ -87,7 +87,7 @@ func TestRefusedValues(t *testing.T) {
 			map[string]any{"serviceAccount": map[string]any{"create": false}},
 			"serviceAccount.name is required",
 		},
-		"a flag that is not one": {map[string]any{"extraArgs": []any{"verbose"}}, "extraArgs"},
+		"a flag that is not one":                     {map[string]any{"extraArgs": []any{"verbose"}}, "extraArgs"},
 		"a notification timeout that is no duration": {map[string]any{"notifications": map[string]any{"timeout": "soon"}}, "timeout"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 
 // imagesEvery bounds the pod lists of one Rollout: at most one per color
-// in this interval.
+// and revision in this interval.
 const imagesEvery = 5 * time.Second
 
 // digestRE finds a sha256 digest in an imageID, whatever its prefix:
@@ -58,16 +58,6 @@ type imageLook struct {
 	ready    int32
 	at       time.Time
 	failed   bool // the list failed: retried at a later reconcile, none is asked for
-}
-
-// looked reports whether color c's pods of revision rev were listed since
-// it last changed, so that status.images says what its ready pods run
-// (nothing, when none was found).
-func (l *imageLooks) looked(ro types.NamespacedName, c v1.Color, rev string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	last, ok := l.m[imageLookKey{rollout: ro, color: c}]
-	return ok && !last.failed && last.revision == rev
 }
 
 // forget drops a deleted Rollout's looks.
@@ -122,7 +112,10 @@ func (r *RolloutReconciler) observeImages(ctx context.Context, ro *v1.Rollout, w
 			}
 			continue
 		}
-		if looked {
+		// The first look at a revision is never put off: a promotion's
+		// record and a required proof need the digests that ran. Only
+		// looks again at the same revision (more pods ready) wait.
+		if looked && last.revision == rev {
 			if wait := last.at.Add(imagesEvery).Sub(now); wait > 0 {
 				if entry != nil {
 					out = append(out, *entry)

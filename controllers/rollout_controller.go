@@ -196,8 +196,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if svcErr != nil {
 		return ctrl.Result{}, svcErr // after the plan acted: a Service error never blocks a rollback
 	}
-	recordRequeue, err := r.writeRecord(ctx, &ro)
-	if err != nil {
+	if err := r.writeRecord(ctx, &ro); err != nil {
 		r.Recorder.Eventf(&ro, nil, corev1.EventTypeWarning, "VerificationNotWritten", "Verified", "%v", err)
 		return ctrl.Result{}, err // after the plan acted: a record never holds a rollback
 	}
@@ -210,9 +209,6 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		// labelled yet: look for it again, so the Rollout goes on once it
 		// appears.
 		requeue = workloadRetry
-	}
-	if recordRequeue > 0 && (requeue == 0 || requeue > recordRequeue) {
-		requeue = recordRequeue // a Passed record waits for its digests
 	}
 	if imagesRequeue > 0 && (requeue == 0 || requeue > imagesRequeue) {
 		requeue = imagesRequeue // a color's pods wait for their next look

@@ -34,10 +34,6 @@ const (
 	requiresIndex = "ramp.dev/requires"
 )
 
-// recordDigestWait bounds how long a Passed record waits for the promoted
-// color's pods to be read before it is written without digests.
-const recordDigestWait = 30 * time.Second
-
 // namespaceLook is how long a namespace's environment label is trusted.
 const namespaceLook = time.Minute
 
@@ -120,22 +116,10 @@ func (r *RolloutReconciler) recordPending(ctx context.Context, ro *v1.Rollout) (
 // historyLimit records of the Rollout. A record is never given an owner
 // reference: it outlives its Rollout, and a copy in another cluster must
 // not be collected there. A Passed or Failed record is never changed.
-func (r *RolloutReconciler) writeRecord(ctx context.Context, ro *v1.Rollout) (time.Duration, error) {
+func (r *RolloutReconciler) writeRecord(ctx context.Context, ro *v1.Rollout) error {
 	rec := ro.Status.Verification
 	if rec == nil || rec.Record.Outcome == v1.VerificationRunning {
-		return 0, nil
-	}
-	if rec.Record.Outcome != v1.VerificationFailed && !hasDigests(rec.Record.Images) &&
-		!r.images.looked(client.ObjectKeyFromObject(ro), ro.Status.StableColor, rec.Record.Revision) {
-		// Promoted before its pods were read (a look waits imagesEvery):
-		// a Passed record is written once, with the digests that ran. Not
-		// for ever: pods that cannot be listed must not keep the record,
-		// and with it the next revision, back.
-		if p := rec.Record.PromotedAt; p != nil {
-			if wait := p.Add(recordDigestWait).Sub(r.now()); wait > 0 {
-				return wait, nil
-			}
-		}
+		return nil
 	}
 	want := &v1.Verification{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: rec.Name, Labels: recordLabels(ro, &rec.Record)},
@@ -146,37 +130,26 @@ func (r *RolloutReconciler) writeRecord(ctx context.Context, ro *v1.Rollout) (ti
 	if apierrors.IsNotFound(err) {
 		if err := r.Client.Create(ctx, want); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				return 0, nil // the cache has not seen it yet; its event brings the Rollout back
+				return nil // the cache has not seen it yet; its event brings the Rollout back
 			}
-			return 0, fmt.Errorf("create verification %s: %w", rec.Name, err)
+			return fmt.Errorf("create verification %s: %w", rec.Name, err)
 		}
 		r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "Verified", "Verified", "Verification %s: %s in %s (%s)", rec.Name, rec.Record.Outcome, rec.Record.Environment, rec.Record.Reason)
-		return 0, r.pruneRecords(ctx, ro, rec.Name)
+		return r.pruneRecords(ctx, ro, rec.Name)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("get verification %s: %w", rec.Name, err)
+		return fmt.Errorf("get verification %s: %w", rec.Name, err)
 	}
 	if cur.Spec.Outcome != v1.VerificationWatching || equality.Semantic.DeepEqual(cur.Spec, want.Spec) {
-		return 0, nil
+		return nil
 	}
 	base := cur.DeepCopy()
 	cur.Spec = want.Spec
 	if err := r.Client.Patch(ctx, &cur, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return 0, fmt.Errorf("update verification %s: %w", rec.Name, err)
+		return fmt.Errorf("update verification %s: %w", rec.Name, err)
 	}
 	r.Recorder.Eventf(ro, nil, corev1.EventTypeNormal, "Verified", "Verified", "Verification %s: %s in %s (%s)", rec.Name, rec.Record.Outcome, rec.Record.Environment, rec.Record.Reason)
-	return 0, nil
-}
-
-func hasDigests(list []v1.ContainerImages) bool {
-	for _, c := range list {
-		for _, d := range c.Digests {
-			if d != "" {
-				return true
-			}
-		}
-	}
-	return false
+	return nil
 }
 
 // recordLabels are a Verification's labels: its Rollout and environment,

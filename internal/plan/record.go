@@ -54,10 +54,7 @@ func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.
 	}
 	r := &cur.Record
 	if r.Outcome != v1.VerificationRunning && r.Outcome != v1.VerificationWatching {
-		if len(r.Images) == 0 {
-			gatherImages(r, next) // promoted before its pods were read
-		}
-		return cur // a finished record never changes otherwise
+		return cur // a finished record never changes
 	}
 	gather(r, prev, next)
 	rolledBack := next.CanaryRevision == r.Revision && (next.RollbackReason != "" || next.Phase == v1.PhaseRolledBack)
@@ -91,7 +88,12 @@ func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.
 // pods were seen running, the last check of each metric, and every user
 // whose approval it counted.
 func gather(r *v1.VerificationSpec, prev, next *v1.RolloutStatus) {
-	gatherImages(r, next)
+	for _, ci := range next.Images {
+		if ci.Revision == r.Revision && ci.Pods > 0 && len(ci.Containers) > 0 {
+			r.Images = slices.Clone(ci.Containers)
+			break
+		}
+	}
 	if a := next.Analysis; a != nil && len(a.Metrics) > 0 && (next.CanaryRevision == r.Revision || next.StableRevision == r.Revision) {
 		checks := make([]v1.RecordedCheck, 0, len(a.Metrics))
 		for _, ms := range a.Metrics {
@@ -130,16 +132,6 @@ func addApprovers(r *v1.VerificationSpec, approvals []v1.Approval) {
 	for _, ap := range approvals {
 		if len(r.Approvers) < 32 && !slices.ContainsFunc(r.Approvers, func(x v1.Approval) bool { return x.User == ap.User }) {
 			r.Approvers = append(r.Approvers, ap)
-		}
-	}
-}
-
-// gatherImages copies the digests next shows the run's revision running.
-func gatherImages(r *v1.VerificationSpec, next *v1.RolloutStatus) {
-	for _, ci := range next.Images {
-		if ci.Revision == r.Revision && ci.Pods > 0 && len(ci.Containers) > 0 {
-			r.Images = slices.Clone(ci.Containers)
-			return
 		}
 	}
 }

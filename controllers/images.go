@@ -113,9 +113,10 @@ func (r *RolloutReconciler) observeImages(ctx context.Context, ro *v1.Rollout, w
 			continue
 		}
 		// The first look at a revision is never put off: a promotion's
-		// record and a required proof need the digests that ran. Only
-		// looks again at the same revision (more pods ready) wait.
-		if looked && last.revision == rev {
+		// record and a required proof need the digests that ran. Looks
+		// again at the same revision (more pods ready), and after a failed
+		// list, wait.
+		if looked && (last.revision == rev || last.failed) {
 			if wait := last.at.Add(imagesEvery).Sub(now); wait > 0 {
 				if entry != nil {
 					out = append(out, *entry)

@@ -154,7 +154,7 @@ func (r *RolloutReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	d.Status.ObservedGeneration = ro.Generation
 	d.Status.Replicas, d.Status.Selector = scaleStatus(&ro, w)
 	d.Status.Images = images
-	d.Status.Verification = plan.Record(ro.Name, prev, &d.Status, w.obs)
+	d.Status.Verification = plan.Record(ro.Name, &d.Status, w.obs)
 	r.recordMoments(ctx, &ro, prev, &d.Status, w.obs.Revision)
 	writer, router := r.Client, r.Router
 	if isRollback(d.Actions) && r.Urgent != nil && r.UrgentRouter != nil {

@@ -26,14 +26,14 @@ func RecordName(rollout, revision string, started metav1.Time) string {
 }
 
 // Record is the status.verification next carries: the record of the run in
-// flight or last finished, decided from the status before (prev) and after
-// (next) this reconcile. A run's record starts with the run (Running, in
+// flight or last finished, decided from the status a decision wrote (next,
+// which carries the record of the status it was decided from). A run's record starts with the run (Running, in
 // status only), gathers the digests its pods were seen running, its checks
 // and approvers, and ends Passed (promoted; after its postPromotion watch
 // when there is one, Watching until then) or Failed (rolled back). The
 // controller writes it as a Verification once it is no longer Running.
-func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.VerificationRecord {
-	cur := next.Verification.DeepCopy() // prev's, with the approvers the decision kept (keepApprovers)
+func Record(rollout string, next *v1.RolloutStatus, obs Observations) *v1.VerificationRecord {
+	cur := next.Verification.DeepCopy() // the last decision's, with the approvers this one kept (keepApprovers)
 	now := metav1.NewTime(obs.Now)
 	if next.CanaryStartedAt != nil && inFlight(next) && (cur == nil || cur.Record.Revision != next.CanaryRevision ||
 		cur.Record.StartedAt == nil || !cur.Record.StartedAt.Equal(next.CanaryStartedAt)) {
@@ -56,7 +56,7 @@ func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.
 	if r.Outcome != v1.VerificationRunning && r.Outcome != v1.VerificationWatching {
 		return cur // a finished record never changes
 	}
-	gather(r, prev, next)
+	gather(r, next)
 	rolledBack := next.CanaryRevision == r.Revision && (next.RollbackReason != "" || next.Phase == v1.PhaseRolledBack)
 	switch {
 	case rolledBack:
@@ -87,7 +87,7 @@ func Record(rollout string, prev, next *v1.RolloutStatus, obs Observations) *v1.
 // gather copies into r what next shows of its run: the digests its ready
 // pods were seen running, the last check of each metric, and every user
 // whose approval it counted.
-func gather(r *v1.VerificationSpec, prev, next *v1.RolloutStatus) {
+func gather(r *v1.VerificationSpec, next *v1.RolloutStatus) {
 	for _, ci := range next.Images {
 		if ci.Revision == r.Revision && ci.Pods > 0 && len(ci.Containers) > 0 {
 			r.Images = slices.Clone(ci.Containers)
@@ -104,15 +104,11 @@ func gather(r *v1.VerificationSpec, prev, next *v1.RolloutStatus) {
 		}
 		r.Checks = checks
 	}
-	// A step's approvals are dropped once it passes, in the same decision
-	// that may have counted them: take them from before and after.
-	var approvals []v1.Approval
-	for _, st := range []*v1.RolloutStatus{prev, next} {
-		if st.CanaryRevision == r.Revision {
-			approvals = append(approvals, st.Approvals...)
-		}
+	// Approvals of a gate that passed were added by keepApprovers before
+	// the decision dropped them; these are the gate's still waiting.
+	if next.CanaryRevision == r.Revision {
+		addApprovers(r, next.Approvals)
 	}
-	addApprovers(r, approvals)
 }
 
 // keepApprovers adds the approvals of the step in flight to its run's

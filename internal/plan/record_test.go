@@ -25,7 +25,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 		if next.Verification == nil {
 			next.Verification = prev.Verification.DeepCopy()
 		}
-		return Record("shop", prev, next, o)
+		return Record("shop", next, o)
 	}
 	started := metav1.NewTime(t0)
 	steady := &v1.RolloutStatus{StableRevision: "r1", StableColor: v1.Blue, Phase: v1.PhaseHealthy}
@@ -42,7 +42,7 @@ func TestRecordFollowsTheRun(t *testing.T) {
 	prev := flying.DeepCopy()
 	prev.Verification = rec
 	next := prev.DeepCopy()
-	next.Approvals = []v1.Approval{{User: "bob"}} // the next gate
+	next.Approvals = append(next.Approvals, v1.Approval{User: "bob"}) // a second approval of the gate
 	rec = record(prev, next, obs(time.Minute))
 	if got := len(rec.Record.Approvers); got != 2 {
 		t.Errorf("approvers %v, want alice and bob", rec.Record.Approvers)

@@ -143,17 +143,24 @@ func (m *machine) fail(problem string) {
 // waitForWindow keeps a new revision from starting while deploy windows
 // are closed; the stable color goes on serving.
 func (m *machine) waitForWindow() {
+	m.waitToStart(v1.ReasonDeployWindow, "deploy window: "+m.obs.WindowClosed, m.obs.WindowNext)
+}
+
+// waitToStart holds a new revision before it starts, for reason: the
+// stable color serves everything, and the Rollout looks again at next
+// (when not zero).
+func (m *machine) waitToStart(reason, why string, next time.Time) {
 	// Forget a rolled-back revision: the template moved on, and a Paused
 	// phase with a canary revision would read as a rollout in flight.
 	m.st.CanaryRevision = ""
 	m.clearFlight()
 	m.st.Phase = v1.PhasePaused
-	m.hold(v1.ReasonDeployWindow, "deploy window: "+m.obs.WindowClosed)
+	m.hold(reason, why)
 	m.st.Message = fmt.Sprintf("new revision %s waits: %s", m.obs.Revision, m.held)
 	m.setWeight(m.st.StableColor.Other(), 0, false)
 	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
-	if !m.obs.WindowNext.IsZero() {
-		m.until(m.obs.WindowNext)
+	if !next.IsZero() {
+		m.until(next)
 	}
 	for _, c := range m.ctl.ignored("no rollout has started") {
 		m.event(true, "ControlIgnored", "%s", c)

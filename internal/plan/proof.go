@@ -42,21 +42,8 @@ func (m *machine) waitForProof() {
 	if inFlight(&m.st) {
 		m.event(false, "Restarted", "template changed in flight: %s abandoned, %s waits for its proof", m.st.CanaryRevision, m.obs.Revision)
 	}
-	m.st.CanaryRevision = ""
-	m.st.RollbackReason = ""
-	m.clearFlight()
-	m.st.Phase = v1.PhasePaused
-	m.hold(v1.ReasonProofMissing, why)
-	m.st.Message = fmt.Sprintf("new revision %s waits: %s", m.obs.Revision, why)
+	m.waitToStart(v1.ReasonProofMissing, why, m.obs.Proof.RecheckAt)
 	if m.prev.Message != m.st.Message {
 		m.event(true, v1.ReasonProofMissing, "%s", m.st.Message)
-	}
-	m.setWeight(m.st.StableColor.Other(), 0, false)
-	m.scale(m.st.StableColor, m.spec.DesiredReplicas())
-	if !m.obs.Proof.RecheckAt.IsZero() {
-		m.until(m.obs.Proof.RecheckAt)
-	}
-	for _, c := range m.ctl.ignored("no rollout has started") {
-		m.event(true, "ControlIgnored", "%s", c)
 	}
 }
